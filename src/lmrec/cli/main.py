@@ -1,0 +1,221 @@
+"""``lmrec`` command line: thin typer commands over the library API.
+
+Every command is one call into :mod:`lmrec.pipeline`, :mod:`lmrec.data.registry` or
+:mod:`lmrec.data.download`, so notebooks get the same behaviour. Heavy imports happen inside
+the commands, so ``lmrec --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Pretrained language models as item encoders for recommender systems.")
+
+DataDir = typer.Option(None, "--data-dir", help="Data directory (default: $LMREC_DATA_DIR).")
+
+
+def _fail(exc: Exception) -> None:
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _parse_params(params: list[str]) -> dict:
+    out = {}
+    for p in params:
+        if "=" not in p:
+            raise ValueError(f"--param expects key=value, got {p!r}")
+        key, value = p.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+@app.command()
+def datasets(data_dir: Optional[str] = DataDir,
+             as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the datasets found in the data directory with their statistics."""
+    from lmrec.data.registry import find_datasets, load_dataset, resolve_data_dir
+
+    try:
+        root = resolve_data_dir(data_dir)
+        infos = find_datasets(root)
+        stats = []
+        for info in infos:
+            try:
+                s = load_dataset(info.name, root).statistics()
+                s["format"] = info.format
+            except Exception as exc:  # one broken dataset must not hide the others
+                s = {"name": info.name, "format": info.format, "error": str(exc)}
+            stats.append(s)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
+        return
+    from lmrec.evaluation.results import format_table
+
+    rows = [{"dataset": s["name"], "format": s.get("format"), "users": s.get("n_users"), "items": s.get("n_items"),
+             "interactions": s.get("n_interactions"), "text fields": ", ".join(s.get("text_fields", [])),
+             "text coverage": s.get("text_coverage"), "note": s.get("error") or "; ".join(s.get("notes", []))[:60]}
+            for s in stats]
+    typer.echo(format_table(rows, list(rows[0]) if rows else ["dataset"]))
+
+
+@app.command()
+def download(name: str = typer.Argument(..., help="ml-100k, ml-latest-small, ml-1m or amazon2018/<Category>"),
+             data_dir: Optional[str] = typer.Option("data", "--data-dir", help="Where to put it.")) -> None:
+    """Download a public dataset (MovieLens, Amazon Review Data 2018) into the data directory."""
+    from lmrec.data.download import download_dataset
+
+    try:
+        path = download_dataset(name, data_dir)
+    except Exception as exc:
+        _fail(exc)
+    typer.echo(f"downloaded {name} to {path}")
+
+
+@app.command()
+def encode(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
+           data_dir: Optional[str] = DataDir,
+           encoder: Optional[str] = typer.Option(None, help="Encoder name or local path (default all-MiniLM-L6-v2)."),
+           pooling: Optional[str] = typer.Option(None, help="cls | mean | last_token (Hugging Face encoders)."),
+           text_fields: Optional[str] = typer.Option(None, help="Comma-separated item fields."),
+           out: Optional[Path] = typer.Option(None, help="Also write the vectors to this .npy file."),
+           cache_dir: Optional[str] = typer.Option(None, help="Embedding cache (default $LMREC_CACHE_DIR).")) -> None:
+    """Encode every item's text into the embedding cache (and optionally a .npy file)."""
+    from lmrec.data.registry import load_dataset
+    from lmrec.pipeline import ExperimentConfig, encode_items
+
+    cfg = ExperimentConfig(dataset=dataset, model="embknn", data_dir=data_dir, encoder=encoder, pooling=pooling,
+                           text_fields=text_fields.split(",") if text_fields else None, cache_dir=cache_dir)
+    try:
+        ds = load_dataset(dataset, data_dir)
+        vectors, report = encode_items(ds, cfg, show_progress=True)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        _fail(exc)
+    if out is not None:
+        import numpy as np
+
+        np.save(out, vectors)
+        (out.with_suffix(".ids.json")).write_text(json.dumps(ds.item_map.ids))
+    t = report["text"]
+    typer.echo(f"{ds.name}: {vectors.shape[0]} items × {vectors.shape[1]} dims in {report['wall_s']} s; "
+               f"empty texts {t['n_empty']}, truncated at {t['max_tokens']} tokens: {t['n_truncated']}")
+
+
+@app.command()
+def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
+          model: str = typer.Option(..., "--model", help="pop | embknn | sasrec-id | sasrec-text | sasrec-text-id"),
+          out: Path = typer.Option(..., "--out", help="Run directory to create."),
+          data_dir: Optional[str] = DataDir,
+          split: str = typer.Option("auto", help="auto | leave-one-out | temporal | cold-start-items | given"),
+          seed: int = typer.Option(0, help="Seed for everything."),
+          encoder: Optional[str] = typer.Option(None, help="Encoder name or local path."),
+          pooling: Optional[str] = typer.Option(None, help="cls | mean | last_token"),
+          text_fields: Optional[str] = typer.Option(None, help="Comma-separated item fields."),
+          include_history: bool = typer.Option(False, "--include-history",
+                                               help="Keep history items as candidates (RecBole full-sort protocol)."),
+          cold_frac: float = typer.Option(0.1, help="Share of cold items for --split cold-start-items."),
+          epochs: Optional[int] = typer.Option(None, help="Max epochs (sequential models)."),
+          max_train_seconds: Optional[float] = typer.Option(None, help="Training time budget in seconds."),
+          param: list[str] = typer.Option([], "--param", help="Model hyper-parameter key=value (repeatable)."),
+          cache_dir: Optional[str] = typer.Option(None, help="Embedding cache directory."),
+          quiet: bool = typer.Option(False, help="No per-epoch output.")) -> None:
+    """Train one model and write RUN_DIR/metrics.json."""
+    from lmrec.evaluation.results import format_table
+    from lmrec.pipeline import ExperimentConfig, run_experiment
+
+    try:
+        params = _parse_params(param)
+        if epochs is not None:
+            params["epochs"] = epochs
+        if max_train_seconds is not None:
+            params["max_train_seconds"] = max_train_seconds
+        cfg = ExperimentConfig(dataset=dataset, model=model, data_dir=data_dir, split=split, seed=seed,
+                               encoder=encoder, pooling=pooling,
+                               text_fields=text_fields.split(",") if text_fields else None,
+                               exclude_history=not include_history, cold_frac=cold_frac, model_params=params,
+                               cache_dir=cache_dir)
+        result = run_experiment(cfg, out, show_progress=not quiet)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        _fail(exc)
+    m = result.metrics["metrics"]
+    rows = [{"split": part, **{k: round(v, 4) for k, v in m[part].items() if k.split("@")[0] in ("recall", "ndcg", "mrr")
+                               and k.endswith(("@10", "@50"))}} for part in ("valid", "test")]
+    typer.echo(format_table(rows, list(rows[0])))
+    typer.echo(f"wrote {out / 'metrics.json'}")
+
+
+@app.command()
+def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train`."),
+             data_dir: Optional[str] = DataDir,
+             protocol: str = typer.Option("full", help="full | sampled"),
+             n_negatives: int = typer.Option(100, help="Negatives per target for --protocol sampled."),
+             include_history: bool = typer.Option(False, "--include-history",
+                                                  help="Keep history items as candidates.")) -> None:
+    """Re-evaluate a saved run on its test cases; writes RUN_DIR/eval-<protocol>.json."""
+    from lmrec.evaluation.ranking import evaluate_ranking
+    from lmrec.evaluation.results import format_table, write_json_atomic
+    from lmrec.pipeline import load_run
+
+    try:
+        loaded = load_run(run, data_dir)
+        res = evaluate_ranking(loaded.model.score, loaded.split.test, loaded.split.n_items, ks=loaded.config.ks,
+                               exclude_history=not include_history, protocol=protocol, n_negatives=n_negatives,
+                               item_popularity=loaded.split.train_item_counts, seed=loaded.config.seed,
+                               item_slices=loaded.split.item_slices())
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        _fail(exc)
+    tag = protocol + ("" if not include_history else "-with-history")
+    write_json_atomic(run / f"eval-{tag}.json", res)
+    rows = [{"metric": k, "test": round(v, 4)} for k, v in res["metrics"].items()]
+    typer.echo(format_table(rows, ["metric", "test"]))
+    typer.echo(f"protocol: {json.dumps(res['protocol'])}\nwrote {run / f'eval-{tag}.json'}")
+
+
+@app.command()
+def recommend(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train`."),
+              user: str = typer.Option(..., "--user", help="External user id."),
+              k: int = typer.Option(10, "-k", help="How many items."),
+              data_dir: Optional[str] = DataDir) -> None:
+    """Print the top-k items (with titles) for a user of the run's dataset."""
+    from lmrec.evaluation.results import format_table
+    from lmrec.pipeline import load_run, recommend_for_user
+
+    try:
+        recs = recommend_for_user(load_run(run, data_dir), user, k)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        _fail(exc)
+    typer.echo(format_table([{**r, "score": round(r["score"], 4), "cold": "cold" if r["cold"] else ""} for r in recs],
+                            ["rank", "item_id", "title", "score", "cold"]))
+
+
+@app.command()
+def quickstart(data_dir: Optional[str] = DataDir,
+               out: Path = typer.Option(Path("runs/quickstart"), help="Where to write the runs."),
+               seed: int = typer.Option(0, help="Seed for everything."),
+               max_train_seconds: float = typer.Option(150.0, help="Training budget per SASRec model (s).")) -> None:
+    """The main job on MovieLens: encode → train Pop, SASRec-ID, SASRec-text → compare (incl. cold start)."""
+    from lmrec.quickstart import run_quickstart
+
+    try:
+        run_quickstart(data_dir, out, seed=seed, max_train_seconds=max_train_seconds, echo=typer.echo)
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:
+        _fail(exc)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

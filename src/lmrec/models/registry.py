@@ -1,0 +1,70 @@
+"""Model names used by the CLI and result files, and loading a saved model by its config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmrec.models.base import Recommender
+
+#: CLI name → (class path, fixed arguments)
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "pop": ("lmrec.models.pop:Pop", {}),
+    "embknn": ("lmrec.models.embknn:EmbeddingKNN", {}),
+    "sasrec-id": ("lmrec.models.sasrec:SASRec", {"item_input": "id"}),
+    "sasrec-text": ("lmrec.models.sasrec:SASRec", {"item_input": "text"}),
+    "sasrec-text-id": ("lmrec.models.sasrec:SASRec", {"item_input": "text-id"}),
+}
+
+
+def _class(path: str):
+    import importlib
+
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def create_model(name: str, **params: Any) -> Recommender:
+    """Instantiate a model by CLI name, e.g. ``create_model("sasrec-text", hidden=64)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the known names are listed) or an unknown parameter.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    path, fixed = MODELS[name]
+    cls = _class(path)
+    clash = set(fixed) & set(params)
+    if clash:
+        raise ValueError(f"model {name!r} fixes {sorted(clash)}; pick another model name instead")
+    try:
+        return cls(**fixed, **params)
+    except TypeError as exc:
+        raise ValueError(f"model {name!r}: {exc}") from None
+
+
+def load_recommender(path: str | Path, item_vectors: np.ndarray | None = None) -> Recommender:
+    """Load a model saved with :meth:`Recommender.save` from directory ``path``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path/config.json`` does not exist.
+    """
+    path = Path(path)
+    cfg_path = path / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"no saved model at {path} (missing config.json)")
+    cfg = json.loads(cfg_path.read_text())
+    by_class = {p.split(":")[1]: p for p, _ in MODELS.values()}
+    cls = next((_class(p) for p in by_class.values() if _class(p).name == cfg["model"]), None)
+    if cls is None:
+        raise ValueError(f"{cfg_path}: unknown model type {cfg['model']!r}")
+    model = cls(**cfg["config"])
+    model._load_weights(path, item_vectors)
+    return model

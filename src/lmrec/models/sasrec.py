@@ -1,0 +1,183 @@
+"""SASRec with ID, text, or text + ID item inputs.
+
+Self-attentive sequential recommendation (Kang & McAuley, "Self-Attentive Sequential
+Recommendation", ICDM 2018): a causal Transformer over the user's last ``max_len`` items; the
+output at the last position scores every catalog item by dot product with the same item
+representations used as input. Trained with full softmax cross-entropy over all items at
+every position (as RecBole's ``loss_type=CE``).
+
+Item inputs (``item_input``):
+
+``"id"``
+    a learned embedding per item (cold items keep their untrained initialisation, so an ID
+    model cannot rank them meaningfully — that is the point of comparing);
+``"text"``
+    a learned projection ``Linear(dim_text → hidden)`` of frozen text vectors: works for items
+    never seen in training (cf. the text-only SASRec of the UniSRec paper, Hou et al. KDD 2022);
+``"text-id"``
+    the sum of both; the ID part is zeroed for items without training interactions, so cold
+    items fall back to their text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lmrec.models.base import Recommender, TrainData, save_atomic_npy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+ITEM_INPUTS = ("id", "text", "text-id")
+
+
+def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | None, hidden: int, n_layers: int,
+                     n_heads: int, inner: int, dropout: float, max_len: int, warm_items: np.ndarray | None):
+    """Create the PyTorch module (defined lazily so importing this file does not import torch)."""
+    import torch
+    from torch import nn
+
+    class SASRecNet(nn.Module):
+        """Causal Transformer over item sequences.
+
+        Input ``seq``: ``int64 [b, L]`` with ``0`` = padding and item ``i`` written as ``i + 1``,
+        right-aligned (last item at ``L - 1``). Output of :meth:`forward`: ``float32 [b, L, hidden]``.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.item_input = item_input
+            if "id" in item_input:
+                self.id_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
+                nn.init.normal_(self.id_emb.weight, std=0.02)
+                with torch.no_grad():
+                    self.id_emb.weight[0].zero_()
+                warm = torch.ones(n_items + 1) if warm_items is None else \
+                    torch.cat([torch.zeros(1), torch.as_tensor(warm_items, dtype=torch.float32)])
+                self.register_buffer("id_mask", warm.unsqueeze(1), persistent=False)
+            if "text" in item_input:
+                if text_vectors is None:
+                    raise ValueError(f"SASRec item_input={item_input!r} needs item text vectors")
+                tv = torch.as_tensor(np.asarray(text_vectors, dtype=np.float32))
+                self.register_buffer("text", torch.cat([torch.zeros(1, tv.shape[1]), tv]), persistent=False)
+                self.text_proj = nn.Linear(tv.shape[1], hidden)
+            self.pos_emb = nn.Embedding(max_len, hidden)
+            nn.init.normal_(self.pos_emb.weight, std=0.02)
+            self.norm = nn.LayerNorm(hidden)
+            self.drop = nn.Dropout(dropout)
+            layer = nn.TransformerEncoderLayer(hidden, n_heads, inner, dropout, activation="gelu", batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+            self.n_heads, self.max_len = n_heads, max_len
+
+        def item_table(self) -> "torch.Tensor":
+            """``float32 [n_items + 1, hidden]`` item representations (row 0 = padding)."""
+            parts = []
+            if self.item_input in ("id", "text-id"):
+                mask = self.id_mask if self.item_input == "text-id" else 1.0
+                parts.append(self.id_emb.weight * mask)
+            if "text" in self.item_input:
+                parts.append(self.text_proj(self.text))
+            table = parts[0] if len(parts) == 1 else parts[0] + parts[1]
+            return table
+
+        def forward(self, seq: "torch.Tensor", table: "torch.Tensor | None" = None) -> "torch.Tensor":
+            table = self.item_table() if table is None else table
+            b, length = seq.shape
+            pos = torch.arange(self.max_len - length, self.max_len, device=seq.device)
+            x = self.drop(self.norm(table[seq] + self.pos_emb(pos)[None]))
+            pad = seq == 0
+            causal = torch.ones(length, length, dtype=torch.bool, device=seq.device).triu(1)
+            eye = torch.eye(length, dtype=torch.bool, device=seq.device)
+            # masked = future keys, or padding keys (a position may always see itself, so no row is empty)
+            mask = causal[None] | (pad[:, None, :] & ~eye[None])
+            mask = mask.repeat_interleave(self.n_heads, dim=0)
+            return self.encoder(x, mask=mask)
+
+    return SASRecNet()
+
+
+class SASRec(Recommender):
+    """SASRec recommender (see module docstring).
+
+    Parameters
+    ----------
+    item_input:
+        ``"id" | "text" | "text-id"``.
+    hidden, n_layers, n_heads, inner, dropout, max_len:
+        Transformer size (defaults: RecBole's SASRec: 64, 2, 2, 256; dropout 0.5; 50).
+    lr, weight_decay, batch_size, epochs, patience:
+        Adam optimiser and early stopping on validation NDCG@10.
+    max_train_seconds:
+        Stop training after this wall time (seconds; ``0`` = no limit); the best epoch so far is kept.
+
+    Attributes
+    ----------
+    net_:
+        The trained ``torch.nn.Module``.
+    """
+
+    name = "sasrec"
+    sequential = True
+
+    def __init__(self, item_input: str = "id", hidden: int = 64, n_layers: int = 2, n_heads: int = 2,
+                 inner: int = 256, dropout: float = 0.5, max_len: int = 50, lr: float = 1e-3,
+                 weight_decay: float = 0.0, batch_size: int = 256, epochs: int = 200, patience: int = 10,
+                 max_train_seconds: float = 0.0):
+        if item_input not in ITEM_INPUTS:
+            raise ValueError(f"item_input must be one of {ITEM_INPUTS}, got {item_input!r}")
+        super().__init__(item_input=item_input, hidden=hidden, n_layers=n_layers, n_heads=n_heads, inner=inner,
+                         dropout=dropout, max_len=max_len, lr=lr, weight_decay=weight_decay,
+                         batch_size=batch_size, epochs=epochs, patience=patience,
+                         max_train_seconds=max_train_seconds)
+
+    @property
+    def needs_item_vectors(self) -> bool:  # type: ignore[override]
+        return "text" in self.config["item_input"]
+
+    def _build(self, n_items: int, item_vectors: np.ndarray | None, warm: np.ndarray | None):
+        c = self.config
+        self.n_items_ = n_items
+        self.warm_items_ = warm
+        self.net_ = build_sasrec_net(n_items, c["item_input"], item_vectors if self.needs_item_vectors else None,
+                                     c["hidden"], c["n_layers"], c["n_heads"], c["inner"], c["dropout"],
+                                     c["max_len"], warm)
+
+    def fit(self, data: TrainData) -> "SASRec":
+        from lmrec.training.trainer import train_sequential
+
+        self._build(data.split.n_items, data.item_vectors, data.split.warm_items)
+        self.history_ = train_sequential(self, data)
+        return self
+
+    def score(self, users: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        from lmrec.training.sequences import left_pad
+
+        self.net_.eval()
+        with torch.inference_mode():
+            table = self.net_.item_table()
+            seq = torch.from_numpy(left_pad(histories, self.config["max_len"]))
+            h = self.net_(seq, table)[:, -1]
+            return (h @ table[1:].T).float().numpy()
+
+    def _save_weights(self, path: Path) -> None:
+        from lmrec.training.checkpoint import save_state
+
+        save_state(path / "model.safetensors", self.net_.state_dict())
+        if self.warm_items_ is not None:
+            save_atomic_npy(path / "warm_items.npy", self.warm_items_)
+
+    def _load_weights(self, path: Path, item_vectors: np.ndarray | None) -> None:
+        from lmrec.training.checkpoint import load_state
+
+        state = load_state(path / "model.safetensors")
+        if self.needs_item_vectors and item_vectors is None:
+            raise ValueError(f"{path}: SASRec ({self.config['item_input']}) needs the item text vectors to load")
+        n_items = int(state["id_emb.weight"].shape[0]) - 1 if "id_emb.weight" in state else len(item_vectors)
+        warm = np.load(path / "warm_items.npy") if (path / "warm_items.npy").exists() else None
+        self._build(n_items, item_vectors, warm)
+        self.net_.load_state_dict(state)

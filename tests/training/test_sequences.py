@@ -1,0 +1,27 @@
+import numpy as np
+
+from lmrec.training.early_stopping import EarlyStopping
+from lmrec.training.sequences import left_pad, training_windows
+
+
+def test_windows_cover_every_next_item_pair_once():
+    seq = np.arange(12)
+    wins = training_windows([seq, np.array([5]), np.array([], dtype=np.int64)], max_len=5)
+    pairs = [(w[i], w[i + 1]) for w in wins for i in range(len(w) - 1)]
+    assert sorted(pairs) == [(i, i + 1) for i in range(11)]
+    assert all(len(w) <= 6 for w in wins)
+
+
+def test_left_pad_right_aligns_and_truncates():
+    out = left_pad([np.array([0, 1, 2, 3]), np.array([7])], max_len=3)
+    assert out.tolist() == [[2, 3, 4], [0, 0, 8]]
+
+
+def test_early_stopping_keeps_best_state():
+    es = EarlyStopping(patience=2)
+    assert es.step(0.1, 0, {"w": 1})
+    assert es.step(0.3, 1, {"w": 2})
+    assert not es.step(0.2, 2, {"w": 3})
+    assert not es.should_stop
+    es.step(0.25, 3, {"w": 4})
+    assert es.should_stop and es.best_epoch == 1 and es.best_state == {"w": 2}
