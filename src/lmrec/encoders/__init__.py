@@ -1,0 +1,55 @@
+"""Text encoders: pretrained language models turning item/user texts into vectors.
+
+- :class:`TextEncoder` — the interface (``encode``, ``count_tokens``, ``identity``, ``dim``,
+  ``max_length``); empty texts get zero vectors.
+- :class:`SentenceTransformerEncoder` — sentence-transformers models; the default is the
+  packaged all-MiniLM-L6-v2 (384-d, offline).
+- :class:`HFEncoder` — any ``transformers`` model with ``cls`` / ``mean`` / ``last_token``
+  pooling (:mod:`lmrec.encoders.pooling`), decoder LLMs and GGUF files included.
+- :func:`load_encoder` — name or path → encoder.
+- :func:`encode_cached` / :class:`EmbeddingCache` — resumable on-disk cache keyed by encoder
+  identity, text-template version and text.
+
+Importing this package does not import torch, transformers or sentence-transformers; the
+backends import them when an encoder is built.
+
+Example
+-------
+>>> from lmrec.encoders import load_encoder, encode_cached       # doctest: +SKIP
+>>> enc = load_encoder()                                          # doctest: +SKIP
+>>> X = encode_cached(enc, ["Toy Story (1995)", ""], namespace="v1")  # doctest: +SKIP
+>>> X.shape, X.dtype                                              # doctest: +SKIP
+((2, 384), dtype('float32'))
+"""
+
+from lmrec.encoders.base import (
+    ModelNotAvailableError,
+    ResolvedModel,
+    TextEncoder,
+    length_sorted_batches,
+    resolve_model,
+)
+from lmrec.encoders.cache import CacheStats, EmbeddingCache, default_cache_root, encode_cached
+from lmrec.encoders.factory import load_encoder
+from lmrec.encoders.hf import HFEncoder
+from lmrec.encoders.pooling import POOLINGS, cls_pool, last_token_pool, mean_pool
+from lmrec.encoders.sentence_transformer import SentenceTransformerEncoder
+
+__all__ = [
+    "POOLINGS",
+    "CacheStats",
+    "EmbeddingCache",
+    "HFEncoder",
+    "ModelNotAvailableError",
+    "ResolvedModel",
+    "SentenceTransformerEncoder",
+    "TextEncoder",
+    "cls_pool",
+    "default_cache_root",
+    "encode_cached",
+    "last_token_pool",
+    "length_sorted_batches",
+    "load_encoder",
+    "mean_pool",
+    "resolve_model",
+]

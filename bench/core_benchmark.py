@@ -1,0 +1,157 @@
+"""Core benchmark: Pop / Embedding-KNN / SASRec-ID / SASRec-text / SASRec-text+ID.
+
+Datasets and protocols:
+
+* ``ml-100k``, ``ml-latest-small`` — leave-one-out by time, full ranking, history excluded;
+* ``amazon-unisrec-scientific`` — the UniSRec paper's protocol: the RecBole atomic files as
+  given (leave-one-out), max sequence length 50, full ranking. RecBole's full-sort evaluation
+  of sequential models keeps history items among the candidates, so the paper comparison is
+  reported that way (``history kept``); the history-excluded numbers of the same trained
+  model are reported beside it. Early stopping uses the paper protocol on valid.
+
+Writes ``bench/results/core_sequential.json`` (shape of the developers' guide, checked by
+``../shared/tools/check-results``) and ``core_sequential.md``.
+
+Usage::
+
+    LMREC_DATA_DIR=../shared/datasets python bench/core_benchmark.py [--seeds 0 1 2] [--datasets ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODELS = ["pop", "embknn", "sasrec-id", "sasrec-text", "sasrec-text-id"]
+DATASETS = ["ml-100k", "ml-latest-small", "amazon-unisrec-scientific"]
+PAPER_DATASET = "amazon-unisrec-scientific"
+METRICS = ["recall@10", "ndcg@10", "mrr@10", "recall@50", "ndcg@50"]
+
+#: Published numbers on the same Scientific files (RecBole full sort, history kept).
+REFERENCES = [
+    {"model": "SASRec (ID)", "source": "UniSRec (Hou et al., KDD 2022) Table 2",
+     "metrics": {"recall@10": 0.1080, "ndcg@10": 0.0553, "recall@50": 0.2042, "ndcg@50": 0.0760}},
+    {"model": "SASRec on frozen BERT text", "source": "VQ-Rec (Hou et al., WWW 2023) Table 2",
+     "metrics": {"recall@10": 0.0994, "ndcg@10": 0.0561}},
+    {"model": "UniSRec (text only)", "source": "UniSRec Table 2",
+     "metrics": {"recall@10": 0.1188, "ndcg@10": 0.0641, "recall@50": 0.2394, "ndcg@50": 0.0903}},
+]
+
+
+def protocol_name(dataset: str, exclude_history: bool) -> str:
+    split = "given split (UniSRec files, leave-one-out)" if dataset == PAPER_DATASET else "leave-one-out by time"
+    hist = "history excluded" if exclude_history else "history kept (RecBole full sort)"
+    return f"{split}; full ranking; {hist}; max_len 50"
+
+
+def run(datasets: list[str], models: list[str], seeds: list[int], max_train_seconds: float) -> dict:
+    from lmrec.data.registry import load_dataset
+    from lmrec.evaluation.ranking import evaluate_ranking
+    from lmrec.evaluation.results import environment_info
+    from lmrec.pipeline import ExperimentConfig, encode_items, run_experiment
+
+    rows, stats = [], {}
+    for name in datasets:
+        ds = load_dataset(name)
+        stats[name] = ds.statistics()
+        paper = name == PAPER_DATASET
+        base = dict(dataset=name, split="auto")
+        t0 = time.perf_counter()
+        vectors, report = encode_items(ds, ExperimentConfig(model="embknn", **base))
+        encode_s = time.perf_counter() - t0
+        print(f"[{name}] encoded {vectors.shape} in {encode_s:.1f}s", flush=True)
+        for model in models:
+            for seed in (seeds if model.startswith("sasrec") else seeds[:1]):
+                params = {"max_train_seconds": max_train_seconds} if model.startswith("sasrec") else {}
+                cfg = ExperimentConfig(model=model, seed=seed, exclude_history=not paper, model_params=params, **base)
+                res = run_experiment(cfg, None, dataset=ds, item_vectors=vectors, encode_report=report)
+                protocols = [(not paper, res.metrics)]
+                if paper:  # same trained model, history-excluded protocol beside the paper one
+                    t1 = time.perf_counter()
+                    other = evaluate_ranking(res.model.score, res.split.test, res.split.n_items, ks=cfg.ks,
+                                             exclude_history=True, item_slices=res.split.item_slices())
+                    protocols.append((True, {"metrics": {"test": other["metrics"]}, "slices": {"test": other["slices"]},
+                                             "wall_s": res.metrics["wall_s"] + time.perf_counter() - t1}))
+                for excl, m in protocols:
+                    test = m["metrics"]["test"]
+                    cold = m["slices"]["test"].get("cold_items", {})
+                    row = {
+                        "dataset": name, "model": model, "protocol": protocol_name(name, excl), "seed": seed,
+                        "wall_s": round(m["wall_s"], 1),
+                        "metrics": {k: round(test[k], 5) for k in METRICS},
+                        "cold_items": {"n_cases": cold.get("n_cases", 0),
+                                       **{k: round(v, 5) for k, v in cold.get("metrics", {}).items()
+                                          if k in ("recall@10", "ndcg@10")}},
+                        "best_epoch": res.model.history_.get("best_epoch"),
+                        "train_s": res.model.history_.get("train_seconds"),
+                    }
+                    rows.append(row)
+                    print(f"[{name}] {model:15s} seed {seed} {'excl' if excl else 'kept'}  "
+                          + "  ".join(f"{k} {row['metrics'][k]:.4f}" for k in METRICS)
+                          + f"  cold r@10 {row['cold_items'].get('recall@10', float('nan')):.4f}"
+                          f"  ({row['wall_s']}s)", flush=True)
+    return {"rows": rows, "dataset_statistics": stats, "versions": environment_info()}
+
+
+def render_markdown(doc: dict) -> str:
+    from collections import defaultdict
+
+    import numpy as np
+
+    from lmrec.evaluation.results import format_table
+
+    lines = [f"# {doc['table']}", "", f"Command: `{doc['command']}`", "",
+             "Mean ± std over seeds where several were run; wall time is per run (encoding excluded, "
+             "training + evaluation on 2 CPU cores).", ""]
+    groups = defaultdict(list)
+    for r in doc["rows"]:
+        groups[(r["dataset"], r["protocol"], r["model"])].append(r)
+    by_table = defaultdict(list)
+    for (ds, proto, model), rs in groups.items():
+        row = {"model": model, "seeds": ",".join(str(r["seed"]) for r in rs)}
+        for k in METRICS:
+            vals = np.array([r["metrics"][k] for r in rs])
+            row[k] = f"{vals.mean():.4f}" + (f" ± {vals.std():.4f}" if len(vals) > 1 else "")
+        cold = [r["cold_items"].get("recall@10") for r in rs if r["cold_items"].get("n_cases")]
+        row["cold recall@10"] = f"{np.mean(cold):.4f} (n={rs[0]['cold_items']['n_cases']})" if cold else "—"
+        row["wall_s"] = f"{np.mean([r['wall_s'] for r in rs]):.0f}"
+        by_table[(ds, proto)].append(row)
+    cols = ["model", "seeds", *METRICS, "cold recall@10", "wall_s"]
+    for (ds, proto), rows in by_table.items():
+        lines += [f"## {ds} — {proto}", "", format_table(rows, cols), ""]
+        if ds == PAPER_DATASET and "history kept" in proto:
+            lines += ["Published reference numbers on the same files and protocol:", "",
+                      format_table([{"model": r["model"], "source": r["source"],
+                                     **{k: r["metrics"].get(k) for k in METRICS}} for r in doc["references"]],
+                                   ["model", "source", *METRICS]), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from lmrec.evaluation.results import write_json_atomic
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=DATASETS)
+    ap.add_argument("--models", nargs="+", default=MODELS)
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--max-train-seconds", type=float, default=600.0)
+    ap.add_argument("--out", type=Path, default=RESULTS / "core_sequential.json")
+    args = ap.parse_args(argv)
+    if not os.environ.get("LMREC_DATA_DIR"):
+        sys.exit("set LMREC_DATA_DIR (e.g. ../shared/datasets)")
+    result = run(args.datasets, args.models, args.seeds, args.max_train_seconds)
+    doc = {"table": "Core sequential recommendation: ID vs text item representations",
+           "command": "python bench/core_benchmark.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "references": REFERENCES, **result}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out, doc)
+    args.out.with_suffix(".md").write_text(render_markdown(doc))
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()

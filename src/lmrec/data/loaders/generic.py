@@ -1,0 +1,211 @@
+"""Users' own interaction tables: CSV / TSV / Parquet, or a folder described by ``lmrec.json``.
+
+:func:`load_table` reads an interaction table (one row per event) and optional item and user
+tables; the file type follows the extension (``.csv``, ``.tsv``/``.tab``, ``.parquet``/``.pq``,
+optionally ``.gz``-compressed text). Ids are read as strings, so ``"007"`` and ``"0"`` survive.
+Timestamps may be numbers (unix seconds) or ISO 8601 date strings (converted to unix seconds;
+UTC when no zone is given).
+
+A folder holding ``lmrec.json`` is loaded by :func:`load_table_folder`::
+
+    {"format": "table",
+     "interactions": "events.csv",
+     "columns": {"user_id": "uid", "item_id": "sku", "timestamp": "ts", "rating": "stars"},
+     "items": "items.csv", "item_id": "sku", "text_fields": ["title", "description"],
+     "users": "users.csv", "user_id": "uid", "sep": ",", "ordered": true}
+
+Only ``interactions`` and ``columns.user_id`` / ``columns.item_id`` are required.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lmrec.data.dataset import RecDataset
+from lmrec.data.loaders._common import require_columns, require_file
+
+CONFIG_FILE = "lmrec.json"
+
+
+def _read(path: Path, sep: str | None, id_cols: list[str], *, only_empty_is_na: bool = False
+          ) -> pd.DataFrame:
+    """Read one table with ``id_cols`` as strings; the reader follows the extension.
+
+    ``only_empty_is_na`` keeps words such as ``"NA"`` or ``"null"`` as text (for item tables).
+    """
+    path = require_file(Path(path), "a .csv, .tsv or .parquet table")
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    ext = suffixes[-1] if suffixes else ""
+    if ext in (".parquet", ".pq"):
+        df = pd.read_parquet(path)
+        for c in id_cols:
+            if c in df.columns:
+                df[c] = df[c].map(lambda v: None if pd.isna(v) else str(v))
+        return df
+    if sep is None:
+        sep = "\t" if ext in (".tsv", ".tab") else ","
+    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    dtypes = {c: str for c in id_cols if c in header}
+    if only_empty_is_na:
+        return pd.read_csv(path, sep=sep, dtype=dtypes, keep_default_na=False, na_values=[""])
+    return pd.read_csv(path, sep=sep, dtype=dtypes)
+
+
+def _where(path: Path, row: int) -> str:
+    """Human position of data row ``row`` (0-based): the line for text files (header = line 1)."""
+    is_parquet = any(s.lower() in (".parquet", ".pq") for s in path.suffixes)
+    return f"row {row}" if is_parquet else f"line {row + 2}"
+
+
+def _check_ids(df: pd.DataFrame, col: str, path: Path) -> None:
+    bad = df[col].isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{path}, {_where(path, row)}: empty {col!r} — every row needs an id; "
+                         f"drop or fill such rows")
+
+
+def _to_seconds(values: pd.Series, path: Path, col: str) -> np.ndarray:
+    """Unix seconds ``float64``: numbers as they are, ISO 8601 date strings parsed (UTC if no zone)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64").to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        try:
+            parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: column {col!r} is neither unix seconds nor ISO 8601 dates "
+                             f"({str(exc).splitlines()[0]}) — convert it to one of these") from None
+    if parsed.dt.tz is None:
+        parsed = parsed.dt.tz_localize("UTC")
+    delta = parsed.dt.tz_convert("UTC") - pd.Timestamp("1970-01-01", tz="UTC")
+    return (delta / pd.Timedelta(seconds=1)).to_numpy(dtype="float64", na_value=np.nan)
+
+
+def load_table(interactions_path: Path, *, user_col: str, item_col: str,
+               time_col: str | None = None, rating_col: str | None = None,
+               items_path: Path | None = None, item_id_col: str | None = None,
+               text_cols: list[str] | None = None, users_path: Path | None = None,
+               user_id_col: str | None = None, sep: str | None = None, name: str | None = None,
+               ordered: bool | None = None) -> RecDataset:
+    """Build a :class:`RecDataset` from one's own tables.
+
+    Parameters
+    ----------
+    interactions_path:
+        Table with one row per event. Columns other than the named ones are kept as extra
+        interaction columns; a ``split`` column (``train``/``valid``/``test``) is taken as
+        the given split.
+    user_col, item_col, time_col, rating_col:
+        Column names in that table (``time_col``: unix seconds or ISO 8601 dates).
+    items_path, item_id_col:
+        Optional item table and its id column (default: ``item_col``).
+    text_cols:
+        Item text fields in order (default: every item column except the id).
+    users_path, user_id_col:
+        Optional user-profile table and its id column (default: ``user_col``).
+    sep:
+        Separator for text tables (default: by extension).
+    name:
+        Dataset name (default: the interaction file's stem).
+    ordered:
+        Whether row order is meaningful (default: ``True`` iff ``time_col`` is given).
+
+    Raises
+    ------
+    ValueError
+        If a named column is missing (file and existing columns named) or an id is empty.
+    """
+    interactions_path = Path(interactions_path)
+    named = [c for c in (user_col, item_col, time_col, rating_col) if c]
+    df = _read(interactions_path, sep, [user_col, item_col])
+    require_columns(df, named, interactions_path)
+    for col in (user_col, item_col):
+        _check_ids(df, col, interactions_path)
+    inter = pd.DataFrame({"user_id": df[user_col].astype(str), "item_id": df[item_col].astype(str)})
+    inter["timestamp"] = _to_seconds(df[time_col], interactions_path, time_col) if time_col else np.nan
+    if rating_col:
+        rating = pd.to_numeric(df[rating_col], errors="coerce")
+        bad = rating.isna() & df[rating_col].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{interactions_path}, {_where(interactions_path, row)}: rating "
+                             f"{df[rating_col].iloc[row]!r} in column {rating_col!r} is not a number")
+    inter["rating"] = rating.astype("float64") if rating_col else np.nan
+    reserved = set(inter.columns)
+    for col in df.columns:
+        if col not in named and col not in reserved:
+            inter[col] = df[col]
+
+    if items_path is not None:
+        items_path = Path(items_path)
+        id_col = item_id_col or item_col
+        raw = _read(items_path, sep, [id_col], only_empty_is_na=True)
+        require_columns(raw, [id_col] + list(text_cols or []), items_path)
+        _check_ids(raw, id_col, items_path)
+        dup = raw[id_col].duplicated()
+        if dup.any():
+            row = int(np.flatnonzero(dup.to_numpy())[0])
+            raise ValueError(f"{items_path}, {_where(items_path, row)}: item id "
+                             f"{raw[id_col].iloc[row]!r} appears twice — item ids must be unique")
+        items = raw.set_index(raw[id_col].astype(str)).drop(columns=[id_col])
+        fields = list(text_cols) if text_cols else list(items.columns)
+    else:
+        items = pd.DataFrame(index=pd.Index(list(dict.fromkeys(inter["item_id"])), name="item_id"))
+        fields = []
+    users = None
+    if users_path is not None:
+        users_path = Path(users_path)
+        uid_col = user_id_col or user_col
+        raw_users = _read(users_path, sep, [uid_col])
+        require_columns(raw_users, [uid_col], users_path)
+        _check_ids(raw_users, uid_col, users_path)
+        users = raw_users.set_index(raw_users[uid_col].astype(str)).drop(columns=[uid_col])
+    notes = [] if fields else ["no item text: pass items_path/text_cols for text-based models"]
+    if items_path is not None:
+        n_absent = len(set(inter["item_id"]) - set(items.index))
+        if n_absent:
+            notes.append(f"{n_absent} interacted item(s) have no row in {items_path.name} (no text)")
+    return RecDataset(name=name or interactions_path.stem.split(".")[0], interactions=inter,
+                      items=items, users=users, text_fields=fields,
+                      ordered=bool(time_col) if ordered is None else ordered, notes=notes,
+                      source={"format": "table", "path": str(interactions_path)})
+
+
+def load_table_folder(path: Path, name: str | None = None) -> RecDataset:
+    """Load a folder described by ``lmrec.json`` (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        If ``lmrec.json`` is not valid JSON, its format is not ``"table"``, or it lacks
+        ``interactions`` / ``columns.user_id`` / ``columns.item_id``.
+    """
+    path = Path(path)
+    config_file = require_file(path / CONFIG_FILE, f"a {CONFIG_FILE} describing the tables")
+    try:
+        cfg = json.loads(config_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{config_file}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if cfg.get("format", "table") != "table":
+        raise ValueError(f"{config_file}: format {cfg.get('format')!r} is not supported "
+                         f"(only \"table\")")
+    cols = cfg.get("columns", {})
+    if "interactions" not in cfg or "user_id" not in cols or "item_id" not in cols:
+        raise ValueError(f"{config_file}: needs \"interactions\" and \"columns\": "
+                         f"{{\"user_id\": …, \"item_id\": …}}")
+    return load_table(path / cfg["interactions"], user_col=cols["user_id"],
+                      item_col=cols["item_id"], time_col=cols.get("timestamp"),
+                      rating_col=cols.get("rating"),
+                      items_path=path / cfg["items"] if cfg.get("items") else None,
+                      item_id_col=cfg.get("item_id"), text_cols=cfg.get("text_fields"),
+                      users_path=path / cfg["users"] if cfg.get("users") else None,
+                      user_id_col=cfg.get("user_id"), sep=cfg.get("sep"),
+                      name=name or cfg.get("name") or path.name, ordered=cfg.get("ordered"))

@@ -1,0 +1,168 @@
+"""Find datasets in a data folder by their files, and load them by name.
+
+A dataset is named by its folder path relative to the data folder, with ``/`` separators:
+``ml-100k``, ``ml-1m``, ``ml-latest-small``, ``amazon-unisrec-scientific``,
+``amazon-lcrec/Scientific``. A folder of Amazon 2018 raw files holds one dataset per category:
+``amazon2018-raw/Gift_Cards`` (``amazon2018/Gift_Cards``, the name used by ``lmrec download``,
+is accepted too). A folder holding several RecBole or LC-Rec sets names each ``<folder>/<X>``.
+
+Formats are recognised from file names only (nothing is parsed), so discovery is cheap:
+
+=============  ===============================================================
+``movielens``  ``u.data`` + ``u.item``; ``movies.dat`` + ``ratings.dat`` or
+               ``colakg_implicit/``; ``ratings.csv`` + ``movies.csv``
+``amazon2018`` ``{Category}_5.json[.gz]``
+``recbole``    ``X.train.inter`` (+ ``X.valid.inter``, ``X.test.inter``, …)
+``lcrec``      ``X.item.json`` + ``X.inter.json``
+``table``      ``lmrec.json`` (see :mod:`lmrec.data.loaders.generic`)
+=============  ===============================================================
+
+Folders in no known format (e.g. news data) are skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmrec.data.dataset import RecDataset
+from lmrec.data.loaders import (amazon2018_categories, detect_movielens_layout, lcrec_datasets,
+                                load_amazon2018, load_lcrec, load_movielens, load_recbole,
+                                load_table_folder, recbole_datasets)
+from lmrec.data.loaders.generic import CONFIG_FILE
+
+ENV_VAR = "LMREC_DATA_DIR"
+MAX_DEPTH = 4
+DOWNLOAD_ALIASES = {"amazon2018/": "amazon2018-raw/"}
+
+
+class UnknownDatasetError(KeyError):
+    """No dataset of that name; the message lists the available ones."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One dataset found on disk.
+
+    Attributes
+    ----------
+    name:
+        Name to pass to :func:`load_dataset`, e.g. ``"amazon2018-raw/Gift_Cards"``.
+    format:
+        ``"movielens"``, ``"amazon2018"``, ``"recbole"``, ``"lcrec"`` or ``"table"``.
+    path:
+        Folder holding the files.
+    category:
+        Amazon category or RecBole/LC-Rec file prefix; ``None`` for other formats.
+    """
+
+    name: str
+    format: str
+    path: Path
+    category: str | None = None
+
+    def load(self) -> RecDataset:
+        """Read the dataset with the loader of its format."""
+        if self.format == "movielens":
+            return load_movielens(self.path, self.name)
+        if self.format == "amazon2018":
+            return load_amazon2018(self.path, self.name, category=self.category)
+        if self.format == "recbole":
+            return load_recbole(self.path, self.name, dataset=self.category)
+        if self.format == "lcrec":
+            return load_lcrec(self.path, self.name, dataset=self.category)
+        if self.format == "table":
+            return load_table_folder(self.path, self.name)
+        raise ValueError(f"dataset {self.name!r}: unknown format {self.format!r}")
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    """The data folder: ``data_dir`` if given, else ``$LMREC_DATA_DIR``.
+
+    Raises
+    ------
+    ValueError
+        If neither is set.
+    FileNotFoundError
+        If the folder does not exist.
+    """
+    chosen = data_dir if data_dir not in (None, "") else os.environ.get(ENV_VAR) or None
+    if chosen is None:
+        raise ValueError(f"no data folder given: pass --data-dir DIR (data_dir=… in Python) or "
+                         f"set {ENV_VAR}=DIR, or fetch a dataset first with "
+                         f"`lmrec download <name> --data-dir DIR`")
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"data folder {path} does not exist — check --data-dir / "
+                                f"{ENV_VAR}, or create it with `lmrec download <name> --data-dir {path}`")
+    return path
+
+
+def detect_datasets(folder: Path, name: str) -> list[DatasetInfo]:
+    """Datasets held directly in ``folder`` (file-name checks only), named from ``name``."""
+    folder = Path(folder)
+    if (folder / CONFIG_FILE).is_file():
+        return [DatasetInfo(name, "table", folder)]
+    if detect_movielens_layout(folder):
+        return [DatasetInfo(name, "movielens", folder)]
+    found = [DatasetInfo(f"{name}/{c}", "amazon2018", folder, c)
+             for c in amazon2018_categories(folder)]
+    for fmt, prefixes in (("recbole", recbole_datasets(folder)), ("lcrec", lcrec_datasets(folder))):
+        for p in prefixes:
+            found.append(DatasetInfo(name if len(prefixes) == 1 else f"{name}/{p}", fmt, folder, p))
+    return found
+
+
+def find_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo]:
+    """Every dataset under the data folder (see :func:`resolve_data_dir`), sorted by name.
+
+    Folders are searched up to 4 levels deep; hidden folders and the inside of a dataset's
+    folder are not searched.
+    """
+    root = resolve_data_dir(data_dir)
+    found: list[DatasetInfo] = []
+    for current, dirs, _ in os.walk(root):
+        here = Path(current)
+        rel = here.relative_to(root).as_posix()
+        infos = detect_datasets(here, root.name if rel == "." else rel)
+        found += infos
+        depth = 0 if rel == "." else rel.count("/") + 1
+        if infos or depth >= MAX_DEPTH:
+            dirs[:] = []
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    return sorted(found, key=lambda info: info.name)
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> RecDataset:
+    """Load a dataset by name (see :func:`find_datasets`) or by the absolute path of its folder.
+
+    Raises
+    ------
+    UnknownDatasetError
+        (a ``KeyError``) If no dataset has that name; the message lists the available names.
+    """
+    direct = Path(name).expanduser()
+    if direct.is_absolute() and direct.is_dir():
+        found = detect_datasets(direct, direct.name)
+        if len(found) == 1:
+            return found[0].load()
+        raise UnknownDatasetError(
+            f"{direct}: " + (f"holds several datasets ({', '.join(i.name for i in found)}); pass "
+                             f"--data-dir {direct.parent} and one of these names" if found else
+                             "no dataset in a known format (MovieLens, Amazon 2018, RecBole, "
+                             "LC-Rec, or a folder with lmrec.json)"))
+    infos = {info.name: info for info in find_datasets(data_dir)}
+    candidates = [name] + [name.replace(a, b, 1) for a, b in DOWNLOAD_ALIASES.items()
+                           if name.startswith(a)]
+    for candidate in candidates:
+        if candidate in infos:
+            return infos[candidate].load()
+    available = ", ".join(infos) or "none"
+    raise UnknownDatasetError(f"unknown dataset {name!r} in {resolve_data_dir(data_dir)}; available: "
+                   f"{available}. Fetch one with `lmrec download <name>` or point --data-dir / "
+                   f"{ENV_VAR} at the folder that holds it")
