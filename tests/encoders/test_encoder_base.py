@@ -44,6 +44,7 @@ def test_encode_independent_of_batch_size(fake_encoder):
     ref = fake_encoder().encode(texts, batch_size=64)
     for bs in (1, 7):
         np.testing.assert_array_equal(fake_encoder().encode(texts, batch_size=bs), ref)
+    np.testing.assert_array_equal(fake_encoder().encode(texts, batch_size=5, show_progress=True), ref)
 
 
 def test_all_empty_input_never_calls_model(fake_encoder):
@@ -144,3 +145,19 @@ def test_package_import_is_light():
             "print([m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_hub_model_is_pinned_by_its_revision(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    snapshot = tmp_path / "models--org--model" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda repo_id, **kw: calls.append((repo_id, kw)) or str(snapshot))
+    r = resolve_model("org/model")
+    assert (r.path, r.name, r.revision, r.from_hub) == (snapshot, "org/model", "0123abcd", True)
+    assert base.model_identity_fingerprints(r, [r.path]) == ("hub-revision:0123abcd",) * 2
+    resolve_model("org/model", gguf_file="m-q4.gguf")
+    assert "m-q4.gguf" in calls[-1][1]["allow_patterns"]  # only the chosen GGUF is fetched

@@ -25,3 +25,12 @@ def test_early_stopping_keeps_best_state():
     assert not es.should_stop
     es.step(0.25, 3, {"w": 4})
     assert es.should_stop and es.best_epoch == 1 and es.best_state == {"w": 2}
+
+
+def test_length_bucketed_batches_cover_each_window_once_with_similar_lengths():
+    from lmrec.training.trainer import length_bucketed_batches
+
+    lengths = np.array([2, 50, 3, 49, 2, 51, 3, 48])
+    batches = length_bucketed_batches(lengths, 2, np.random.default_rng(0))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(8))
+    assert all(np.ptp(lengths[b]) <= 2 for b in batches)

@@ -244,10 +244,14 @@ class TextEncoder(ABC):
             out[part] = self._token_lengths([texts[i] for i in part])
         return out
 
+    def _settings(self) -> dict[str, Any]:
+        """Cheap part of the identity (no weight hashing), for ``repr``; backends override."""
+        return self.identity()
+
     def __repr__(self) -> str:
-        ident = self.identity()
+        settings = self._settings()
         keys = ("model", "pooling", "max_length", "normalize", "prefix", "dtype", "dim")
-        args = ", ".join(f"{k}={ident[k]!r}" for k in keys if k in ident)
+        args = ", ".join(f"{k}={settings[k]!r}" for k in keys if k in settings)
         return f"{type(self).__name__}({args})"
 
 
@@ -323,12 +327,13 @@ def _hub_offline() -> bool:
         return False
 
 
-def resolve_model(model: str | Path) -> ResolvedModel:
+def resolve_model(model: str | Path, gguf_file: str | None = None) -> ResolvedModel:
     """Locate ``model`` on disk: an existing local folder, else a Hugging Face Hub id.
 
     A Hub id is fetched into (or found in) the Hugging Face cache with
     ``huggingface_hub.snapshot_download``; with ``HF_HUB_OFFLINE=1`` only the cache is looked
-    at. ``onnx/``, ``openvino/`` and TF/Flax/Rust weights are not downloaded.
+    at. ``onnx/``, ``openvino/`` and TF/Flax/Rust weights are not downloaded; with
+    ``gguf_file`` only that weight file (plus configs and tokenizer files) is.
 
     Returns
     -------
@@ -355,12 +360,12 @@ def resolve_model(model: str | Path) -> ResolvedModel:
     try:
         from huggingface_hub import snapshot_download
 
-        local = snapshot_download(
-            name,
-            local_files_only=_hub_offline(),
-            ignore_patterns=["onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot", "tf_model*",
-                             "flax_model*", "rust_model*", "coreml/*"],
-        )
+        if gguf_file is not None:
+            patterns = {"allow_patterns": [gguf_file, *(f"*{suffix}" for suffix in CONFIG_SUFFIXES)]}
+        else:
+            patterns = {"ignore_patterns": ["onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot",
+                                            "tf_model*", "flax_model*", "rust_model*", "coreml/*"]}
+        local = snapshot_download(name, local_files_only=_hub_offline(), **patterns)
     except Exception as exc:
         raise ModelNotAvailableError(
             f"model {name!r} is not available offline: it is not a local folder, not in the "
@@ -446,11 +451,11 @@ def files_fingerprint(files: Iterable[Path], root: Path) -> str:
 
     Renaming the folder does not change it; changing any byte of any file does.
     """
-    root = Path(root).resolve()
+    root = Path(os.path.abspath(root))
     parts = []
     for f in files:
-        f = Path(f).resolve()
-        name = str(f.relative_to(root)) if f.is_relative_to(root) else f.name
+        f = Path(os.path.abspath(f))  # names before symlink resolution (HF cache uses links)
+        name = f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name
         parts.append((name, file_sha256(f)))
     parts.sort()
     blob = json.dumps(parts, separators=(",", ":"))

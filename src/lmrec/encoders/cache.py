@@ -84,10 +84,20 @@ class CacheStats:
 
     Attributes
     ----------
-    n_texts: inputs; n_empty: empty/whitespace ones (zero rows, not cached);
-    n_unique: distinct non-empty texts; n_hits: distinct texts served from disk;
-    n_encoded: distinct texts sent to the encoder; n_chunks_written: chunk files written;
-    corrupt_files: chunk files found corrupt (renamed ``*.corrupt``).
+    n_texts:
+        Input texts.
+    n_empty:
+        Empty/whitespace-only inputs (zero rows, never cached).
+    n_unique:
+        Distinct non-empty texts.
+    n_hits:
+        Distinct texts served from disk.
+    n_encoded:
+        Distinct texts sent to the encoder (``n_unique - n_hits`` when the call completes).
+    n_chunks_written:
+        Chunk files written.
+    corrupt_files:
+        Paths of chunk files found corrupt (renamed ``*.corrupt``).
     """
 
     n_texts: int = 0
@@ -165,7 +175,7 @@ class EmbeddingCache:
         target = path.with_name(path.name + ".corrupt")
         try:
             os.replace(path, target)
-            where = f"moved to {target}"
+            where = f"was moved to {target}"
         except OSError:
             where = "could not be moved aside"
         stats.corrupt_files.append(str(path))
@@ -314,6 +324,11 @@ class EmbeddingCache:
                 for start in range(0, len(missing), chunk_size):
                     keys = missing[start : start + chunk_size]
                     vectors = encoder.encode([text_of[k] for k in keys], batch_size=batch_size)
+                    if vectors.shape != (len(keys), dim) or vectors.dtype != np.float32:
+                        raise RuntimeError(
+                            f"{type(encoder).__name__}.encode returned {vectors.dtype} "
+                            f"{vectors.shape}, expected float32 {(len(keys), dim)}; nothing cached"
+                        )
                     self._write_chunk(folder, keys, vectors)
                     for k, vec in zip(keys, vectors):
                         out[rows_of[k]] = vec

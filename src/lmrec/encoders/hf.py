@@ -108,7 +108,7 @@ class HFEncoder(TextEncoder):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        self._resolved = resolve_model(model)
+        self._resolved = resolve_model(model, gguf_file=gguf_file)
         self.pooling = pooling
         self.normalize = bool(normalize)
         self.prefix = str(prefix)
@@ -181,26 +181,27 @@ class HFEncoder(TextEncoder):
     def tokenizer(self) -> Any:
         return self._tokenizer
 
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "encoder_version": ENCODER_VERSION,
+            "backend": self.backend,
+            "model": self._resolved.name,
+            "revision": self._resolved.revision,
+            "gguf_file": self.gguf_file,
+            "pooling": self.pooling,
+            "max_length": self._max_length,
+            "normalize": self.normalize,
+            "prefix": self.prefix,
+            "dtype": self.dtype,
+            "dim": self._dim,
+        }
+
     def identity(self) -> dict[str, Any]:
         if self._identity is None:
             weights, config = model_identity_fingerprints(
                 self._resolved, [self._resolved.path], gguf_file=self.gguf_file
             )
-            self._identity = {
-                "encoder_version": ENCODER_VERSION,
-                "backend": self.backend,
-                "model": self._resolved.name,
-                "revision": self._resolved.revision,
-                "gguf_file": self.gguf_file,
-                "weights": weights,
-                "config": config,
-                "pooling": self.pooling,
-                "max_length": self._max_length,
-                "normalize": self.normalize,
-                "prefix": self.prefix,
-                "dtype": self.dtype,
-                "dim": self._dim,
-            }
+            self._identity = {**self._settings(), "weights": weights, "config": config}
         return dict(self._identity)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:

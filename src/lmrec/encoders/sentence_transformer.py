@@ -157,23 +157,24 @@ class SentenceTransformerEncoder(TextEncoder):
             pass
         return folders
 
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "encoder_version": ENCODER_VERSION,
+            "backend": self.backend,
+            "model": self._resolved.name,
+            "revision": self._resolved.revision,
+            "pooling": self._pooling_name(),
+            "max_length": self._max_length,
+            "normalize": self.normalize,
+            "prefix": self.prefix,
+            "dtype": self._dtype,
+            "dim": self._dim,
+        }
+
     def identity(self) -> dict[str, Any]:
         if self._identity is None:
             weights, config = model_identity_fingerprints(self._resolved, self._module_folders())
-            self._identity = {
-                "encoder_version": ENCODER_VERSION,
-                "backend": self.backend,
-                "model": self._resolved.name,
-                "revision": self._resolved.revision,
-                "weights": weights,
-                "config": config,
-                "pooling": self._pooling_name(),
-                "max_length": self._max_length,
-                "normalize": self.normalize,
-                "prefix": self.prefix,
-                "dtype": self._dtype,
-                "dim": self._dim,
-            }
+            self._identity = {**self._settings(), "weights": weights, "config": config}
         return dict(self._identity)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:

@@ -25,6 +25,17 @@ if TYPE_CHECKING:  # pragma: no cover
 VALID_METRIC = "ndcg@10"
 
 
+def length_bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of window indices with similar lengths (little padding), in random order.
+
+    Windows are sorted by length with random tie-breaking, cut into batches of ``batch_size``,
+    and the batches are shuffled — every window appears exactly once per epoch.
+    """
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def next_item_loss(net, seq, table):
     """Mean softmax cross-entropy of next-item prediction over all non-padding positions.
 
@@ -58,6 +69,7 @@ def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
     windows = training_windows(data.split.train, cfg["max_len"])
     if not windows:
         raise ValueError("no training sequence has 2 or more items; SASRec cannot be trained on this split")
+    lengths = np.array([len(w) for w in windows])
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     stopper = EarlyStopping(patience=cfg["patience"])
     history: dict[str, Any] = {"epochs": [], "n_windows": len(windows)}
@@ -67,10 +79,9 @@ def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
     for epoch in range(cfg["epochs"]):
         t0 = time.perf_counter()
         net.train()
-        order = rng.permutation(len(windows))
         total, n_batches = 0.0, 0
-        for b in range(0, len(order), bs):
-            batch = [windows[i] for i in order[b:b + bs]]
+        for idx in length_bucketed_batches(lengths, bs, rng):
+            batch = [windows[i] for i in idx]
             seq = torch.from_numpy(left_pad(batch, cfg["max_len"] + 1))
             loss = next_item_loss(net, seq, net.item_table())
             opt.zero_grad(set_to_none=True)
