@@ -1,0 +1,76 @@
+"""The CLI end to end on a tiny dataset the test writes (generic CSV + lmrec.json)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from lmrec.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path, tiny_dataset):
+    root = tmp_path / "data"
+    folder = root / "shop"
+    folder.mkdir(parents=True)
+    tiny_dataset.interactions[["user_id", "item_id", "timestamp"]].to_csv(folder / "events.csv", index=False)
+    items = tiny_dataset.items.copy()
+    items["genres"] = items["genres"].map(lambda g: "|".join(g))
+    items.reset_index().to_csv(folder / "items.csv", index=False)
+    (folder / "lmrec.json").write_text(json.dumps({
+        "format": "table", "interactions": "events.csv",
+        "columns": {"user_id": "user_id", "item_id": "item_id", "timestamp": "timestamp"},
+        "items": "items.csv", "item_id": "item_id", "text_fields": ["title", "genres"]}))
+    return root
+
+
+def test_help_lists_the_commands():
+    out = runner.invoke(app, ["--help"])
+    assert out.exit_code == 0
+    for cmd in ("datasets", "download", "encode", "train", "evaluate", "recommend", "quickstart"):
+        assert cmd in out.output
+
+
+def test_datasets_json(data_dir):
+    out = runner.invoke(app, ["datasets", "--data-dir", str(data_dir), "--json"])
+    assert out.exit_code == 0, out.output
+    stats = json.loads(out.output)
+    assert stats[0]["name"] == "shop" and stats[0]["n_users"] == 30 and stats[0]["n_items"] == 12
+
+
+def test_train_evaluate_recommend_round_trip(data_dir, tmp_path):
+    run = tmp_path / "run"
+    cache = tmp_path / "cache"
+    out = runner.invoke(app, ["train", "--dataset", "shop", "--model", "sasrec-text", "--out", str(run),
+                              "--data-dir", str(data_dir), "--epochs", "2", "--cache-dir", str(cache),
+                              "--param", "hidden=16", "--param", "inner=32", "--quiet"])
+    assert out.exit_code == 0, out.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("dataset", "split", "protocol", "seed", "model", "versions", "wall_s", "metrics", "slices"):
+        assert key in metrics
+    assert metrics["protocol"]["candidates"] == "full" and metrics["protocol"]["exclude_history"] is True
+    assert "ndcg@10" in metrics["metrics"]["test"] and "recall@50" in metrics["metrics"]["valid"]
+    assert metrics["dataset"]["n_items"] == 12 and metrics["model"]["hidden"] == 16
+    assert metrics["extra"]["encoding"]["encoder"]["model"].endswith("all-MiniLM-L6-v2")
+
+    out = runner.invoke(app, ["evaluate", "--run", str(run), "--protocol", "sampled", "--n-negatives", "3"])
+    assert out.exit_code == 0, out.output
+    sampled = json.loads((run / "eval-sampled.json").read_text())
+    assert sampled["protocol"]["candidates"] == "sampled" and sampled["protocol"]["n_negatives"] == 3
+
+    out = runner.invoke(app, ["recommend", "--run", str(run), "--user", "u3", "-k", "3"])
+    assert out.exit_code == 0, out.output
+    assert "Movie number" in out.output and out.output.count("| Movie number") == 3
+
+
+def test_errors_name_the_problem(data_dir, tmp_path):
+    out = runner.invoke(app, ["train", "--dataset", "nope", "--model", "pop", "--out", str(tmp_path / "r"),
+                              "--data-dir", str(data_dir)])
+    assert out.exit_code == 2 and "nope" in out.output and "shop" in out.output
+    out = runner.invoke(app, ["train", "--dataset", "shop", "--model", "bert4rec", "--out", str(tmp_path / "r"),
+                              "--data-dir", str(data_dir)])
+    assert out.exit_code == 2 and "sasrec-text" in out.output
+    out = runner.invoke(app, ["recommend", "--run", str(tmp_path / "missing"), "--user", "u1"])
+    assert out.exit_code == 2 and "not a run directory" in out.output
