@@ -133,11 +133,28 @@ def user_sequences(dataset: RecDataset) -> tuple[list[np.ndarray], float]:
     return [items[r] for r in rows], tie_share
 
 
-def _cases(users: list[int], histories: list[np.ndarray], targets: list[np.ndarray]) -> tuple[EvalSet, int]:
-    keep = [i for i, h in enumerate(histories) if len(h) > 0 and len(targets[i]) > 0]
-    dropped = sum(1 for i, h in enumerate(histories) if len(h) == 0 and len(targets[i]) > 0)
-    return EvalSet(np.array([users[i] for i in keep], dtype=np.int64),
-                   [histories[i] for i in keep], [targets[i] for i in keep]), dropped
+def _from_parts(name: str, dataset: RecDataset, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                report: dict[str, Any]) -> Split:
+    """Build a :class:`Split` from per-user ``(train, valid, test)`` item arrays.
+
+    Valid cases see the train items as history; test cases see train + valid. Cases with an
+    empty history are dropped and counted in ``report["n_cases_dropped_empty_history"]``.
+    """
+    train = [tr for tr, _, _ in parts]
+    cases: dict[str, tuple[list, list, list]] = {"valid": ([], [], []), "test": ([], [], [])}
+    dropped = 0
+    for u, (tr, va, te) in enumerate(parts):
+        for part, hist, tgt in (("valid", tr, va), ("test", np.concatenate([tr, va]), te)):
+            if len(tgt) == 0:
+                continue
+            if len(hist) == 0:
+                dropped += 1
+                continue
+            users, hists, tgts = cases[part]
+            users.append(u); hists.append(hist); tgts.append(tgt)
+    valid, test = (EvalSet(np.array(cases[p][0], dtype=np.int64), cases[p][1], cases[p][2]) for p in ("valid", "test"))
+    report = dict(report, n_cases_dropped_empty_history=dropped)
+    return Split(name, dataset.n_users, dataset.n_items, train, valid, test, report=report)
 
 
 def leave_one_out(dataset: RecDataset, *, min_user_interactions: int = 3) -> Split:
@@ -155,25 +172,15 @@ def leave_one_out(dataset: RecDataset, *, min_user_interactions: int = 3) -> Spl
     if min_user_interactions < 3:
         raise ValueError("min_user_interactions must be ≥ 3 (one train, one valid, one test item)")
     seqs, tie_share = user_sequences(dataset)
-    train, vu, vh, vt, tu, th, tt = [], [], [], [], [], [], []
-    n_short = 0
-    for u, s in enumerate(seqs):
-        if len(s) < min_user_interactions:
-            train.append(s)
-            n_short += 1 if len(s) else 0
-            continue
-        train.append(s[:-2])
-        vu.append(u); vh.append(s[:-2]); vt.append(s[-2:-1])
-        tu.append(u); th.append(s[:-1]); tt.append(s[-1:])
-    valid, vd = _cases(vu, vh, vt)
-    test, td = _cases(tu, th, tt)
-    return Split("leave-one-out", dataset.n_users, dataset.n_items, train, valid, test, report={
+    empty = np.zeros(0, dtype=np.int64)
+    parts = [(s, empty, empty) if len(s) < min_user_interactions else (s[:-2], s[-2:-1], s[-1:]) for s in seqs]
+    n_short = sum(1 for s in seqs if 0 < len(s) < min_user_interactions)
+    return _from_parts("leave-one-out", dataset, parts, {
         "tie_share": round(tie_share, 6),
         "tie_breaking": "input order",
         "min_user_interactions": min_user_interactions,
         "short_user_policy": "all interactions in train, no valid/test case",
         "n_users_train_only": n_short,
-        "n_cases_dropped_empty_history": vd + td,
     })
 
 
@@ -217,21 +224,10 @@ def temporal(dataset: RecDataset, *, valid_frac: float = 0.1, test_frac: float =
     items = dataset.item_index
     seqs = [items[r] for r in rows]
     ts_by_user = [np.nan_to_num(ts[r], nan=-np.inf) for r in rows]  # missing time → earliest
-    train, vu, vh, vt, tu, th, tt = [], [], [], [], [], [], []
-    for u, s in enumerate(seqs):
-        t = ts_by_user[u]
-        tr, va, te = s[t < t_valid], s[(t >= t_valid) & (t < t_test)], s[t >= t_test]
-        train.append(tr)
-        if len(va):
-            vu.append(u); vh.append(tr); vt.append(va)
-        if len(te):
-            tu.append(u); th.append(np.concatenate([tr, va])); tt.append(te)
-    valid, vd = _cases(vu, vh, vt)
-    test, td = _cases(tu, th, tt)
-    return Split("temporal", dataset.n_users, dataset.n_items, train, valid, test, report={
+    parts = [(s[t < t_valid], s[(t >= t_valid) & (t < t_test)], s[t >= t_test]) for s, t in zip(seqs, ts_by_user)]
+    return _from_parts("temporal", dataset, parts, {
         "valid_from_ts": t_valid, "test_from_ts": t_test, "valid_frac": valid_frac, "test_frac": test_frac,
         "tie_share": round(tie_share, 6),
-        "n_cases_dropped_empty_history": vd + td,
     })
 
 
@@ -255,28 +251,19 @@ def given(dataset: RecDataset, *, seed: int = 0) -> Split:
     lab_by_user = [labels[r] for r in rows]
     has_valid = bool((labels == "valid").any())
     rng = np.random.default_rng(seed)
-    train, vu, vh, vt, tu, th, tt = [], [], [], [], [], [], []
-    n_valid_carved = 0
-    for u, s in enumerate(seqs):
-        lab = lab_by_user[u]
+    parts, n_valid_carved = [], 0
+    for s, lab in zip(seqs, lab_by_user):
         tr, va, te = s[lab == "train"], s[lab == "valid"], s[lab == "test"]
         if not has_valid and len(tr) >= 2:
             j = int(rng.integers(len(tr)))
             va, tr = tr[j:j + 1], np.delete(tr, j)
             n_valid_carved += 1
-        train.append(tr)
-        if len(va):
-            vu.append(u); vh.append(tr); vt.append(va)
-        if len(te):
-            tu.append(u); th.append(np.concatenate([tr, va])); tt.append(te)
-    valid, vd = _cases(vu, vh, vt)
-    test, td = _cases(tu, th, tt)
-    report: dict[str, Any] = {"source": "split column of the source files", "tie_share": round(tie_share, 6),
-                              "n_cases_dropped_empty_history": vd + td}
+        parts.append((tr, va, te))
+    report: dict[str, Any] = {"source": "split column of the source files", "tie_share": round(tie_share, 6)}
     if not has_valid:
         report["valid_policy"] = "no valid rows in the source: one random training interaction per user held out (seeded)"
         report["n_valid_carved"] = n_valid_carved
-    return Split("given", dataset.n_users, dataset.n_items, train, valid, test, report=report)
+    return _from_parts("given", dataset, parts, report)
 
 
 def make_split(dataset: RecDataset, name: str, *, seed: int = 0, cold_frac: float = 0.1,
