@@ -48,7 +48,10 @@ def protocol_name(dataset: str, exclude_history: bool) -> str:
     return f"{split}; full ranking; {hist}; max_len 50"
 
 
-def run(datasets: list[str], models: list[str], seeds: list[int], max_train_seconds: float) -> dict:
+def run(datasets: list[str], models: list[str], seeds: list[int], max_train_seconds: float,
+        multi_seed: set[tuple[str, str]] | None = None, params: dict | None = None) -> dict:
+    """Train and evaluate every (dataset, model); several seeds only for trained models and,
+    when ``multi_seed`` is given, only for those ``(dataset, model)`` pairs."""
     from lmrec.data.registry import load_dataset
     from lmrec.evaluation.ranking import evaluate_ranking
     from lmrec.evaluation.results import environment_info
@@ -65,9 +68,11 @@ def run(datasets: list[str], models: list[str], seeds: list[int], max_train_seco
         encode_s = time.perf_counter() - t0
         print(f"[{name}] encoded {vectors.shape} in {encode_s:.1f}s", flush=True)
         for model in models:
-            for seed in (seeds if model.startswith("sasrec") else seeds[:1]):
-                params = {"max_train_seconds": max_train_seconds} if model.startswith("sasrec") else {}
-                cfg = ExperimentConfig(model=model, seed=seed, exclude_history=not paper, model_params=params, **base)
+            trained = model.startswith("sasrec")
+            several = trained and (multi_seed is None or (name, model) in multi_seed)
+            for seed in (seeds if several else seeds[:1]):
+                mp = {"max_train_seconds": max_train_seconds, **(params or {})} if trained else {}
+                cfg = ExperimentConfig(model=model, seed=seed, exclude_history=not paper, model_params=mp, **base)
                 res = run_experiment(cfg, None, dataset=ds, item_vectors=vectors, encode_report=report)
                 protocols = [(not paper, res.metrics)]
                 if paper:  # same trained model, history-excluded protocol beside the paper one
@@ -87,7 +92,9 @@ def run(datasets: list[str], models: list[str], seeds: list[int], max_train_seco
                                        **{k: round(v, 5) for k, v in cold.get("metrics", {}).items()
                                           if k in ("recall@10", "ndcg@10")}},
                         "best_epoch": res.model.history_.get("best_epoch"),
+                        "stopped": res.model.history_.get("stopped"),
                         "train_s": res.model.history_.get("train_seconds"),
+                        "model_config": res.metrics["model"],
                     }
                     rows.append(row)
                     print(f"[{name}] {model:15s} seed {seed} {'excl' if excl else 'kept'}  "
@@ -138,12 +145,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--datasets", nargs="+", default=DATASETS)
     ap.add_argument("--models", nargs="+", default=MODELS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
-    ap.add_argument("--max-train-seconds", type=float, default=600.0)
+    ap.add_argument("--max-train-seconds", type=float, default=600.0,
+                    help="wall-time cap per SASRec run (the row records whether it stopped by time)")
+    ap.add_argument("--multi-seed", nargs="*", default=None, metavar="DATASET:MODEL",
+                    help="run all --seeds only for these pairs (default: every trained model)")
     ap.add_argument("--out", type=Path, default=RESULTS / "core_sequential.json")
     args = ap.parse_args(argv)
     if not os.environ.get("LMREC_DATA_DIR"):
         sys.exit("set LMREC_DATA_DIR (e.g. ../shared/datasets)")
-    result = run(args.datasets, args.models, args.seeds, args.max_train_seconds)
+    multi = {tuple(p.split(":", 1)) for p in args.multi_seed} if args.multi_seed is not None else None
+    result = run(args.datasets, args.models, args.seeds, args.max_train_seconds, multi)
     doc = {"table": "Core sequential recommendation: ID vs text item representations",
            "command": "python bench/core_benchmark.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "references": REFERENCES, **result}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,15 @@ def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: b
     if cfg.max_text_tokens:
         kwargs["max_length"] = cfg.max_text_tokens
     encoder = load_encoder(cfg.encoder, **kwargs)
+    if texts and text_report.n_empty == len(texts):
+        raise ValueError(f"dataset {dataset.name!r}: every item text is empty for fields {list(template.fields)} "
+                         f"(e.g. item {text_report.empty_examples[0]!r}); a text model has nothing to read — "
+                         "choose other --text-fields or an ID model (pop, sasrec-id)")
+    if text_report.n_empty > 0.5 * len(texts):
+        import warnings
+
+        warnings.warn(f"dataset {dataset.name!r}: {text_report.n_empty} of {len(texts)} items have empty text "
+                      "(zero vectors); text models will barely tell them apart", stacklevel=2)
     tokens = encoder.count_tokens(texts)
     text_report.n_truncated = int((tokens > encoder.max_length).sum())
     text_report.max_tokens = int(encoder.max_length)
@@ -175,18 +184,20 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
         For unknown datasets, models, splits or text fields, and for sequential models on
         unordered data.
     """
-    from lmrec.data.registry import load_dataset
+    from lmrec.data.registry import load_dataset, resolve_data_dir
     from lmrec.evaluation.results import write_json_atomic, write_metrics_json
     from lmrec.models import TrainData, create_model
     from lmrec.seed import seed_everything
 
     t0 = time.perf_counter()
     seed_everything(cfg.seed)
+    if cfg.data_dir or os.environ.get("LMREC_DATA_DIR"):  # run.json keeps an absolute path
+        cfg = replace(cfg, data_dir=str(resolve_data_dir(cfg.data_dir).resolve()))
     ds = dataset if dataset is not None else load_dataset(cfg.dataset, cfg.data_dir)
     model = create_model(cfg.model, **cfg.model_params)
     if getattr(model, "sequential", False) and not ds.ordered:
-        raise ValueError(f"{cfg.model} is a sequential model but dataset {ds.name!r} has no order "
-                         f"({'; '.join(ds.notes) or 'no timestamps'}); use pop or embknn")
+        raise ValueError(f"{cfg.model} is a sequential model but dataset {ds.name!r} has no timestamps or "
+                         "sequence order; use pop or embknn")
     split = make_split(ds, cfg.split, seed=cfg.seed, cold_frac=cfg.cold_frac)
     vectors, report = item_vectors, encode_report
     if model.needs_item_vectors and vectors is None:
@@ -280,12 +291,16 @@ def recommend_for_user(run: LoadedRun, user_id: str, k: int = 10, *, exclude_his
     from lmrec.data.splits import user_sequences
 
     ds = run.dataset
+    if k < 1:
+        raise ValueError(f"k must be ≥ 1, got {k}")
     if user_id not in ds.user_map:
         raise KeyError(f"unknown user {user_id!r} in {ds.name}; e.g. {ds.user_map.ids[:5]}")
     u = ds.user_map.index(user_id)
     seqs, _ = user_sequences(ds)
     hist = seqs[u]
     scores = np.asarray(run.model.score(np.array([u]), [hist]), dtype=np.float64)[0]
+    if np.isnan(scores).any():
+        raise ValueError(f"the model in {run.run_dir} returns NaN scores (corrupt or diverged weights); retrain it")
     if exclude_history and len(hist):
         scores[hist] = -np.inf
     k = min(k, int(np.isfinite(scores).sum()))

@@ -3,7 +3,9 @@
 1. find MovieLens in the data directory (ml-100k, else ml-latest-small), or download ml-100k;
 2. encode the movie texts (title + genres) with the packaged all-MiniLM-L6-v2 (cached);
 3. split with ``cold-start-items`` (leave-one-out, 10 % of movies removed from training);
-4. train Pop, SASRec-ID and SASRec-text; full-ranking evaluation (history excluded);
+4. train Pop, Embedding-KNN, SASRec-ID and SASRec-text (a fixed epoch budget with early
+   stopping, so the numbers do not depend on machine load); full-ranking evaluation
+   (history excluded);
 5. print one comparison table (overall, warm-item and cold-item targets) and the
    recommendations of one user with titles.
 """
@@ -33,8 +35,8 @@ def find_movielens(data_dir: str | None, echo: Callable[[str], None]) -> tuple[P
     return root, "ml-100k"
 
 
-def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, max_train_seconds: float = 150.0,
-                   echo: Callable[[str], None] = print) -> dict[str, dict]:
+def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, epochs: int = 40,
+                   max_train_seconds: float = 0.0, echo: Callable[[str], None] = print) -> dict[str, dict]:
     """Run the quickstart; returns ``{model: metrics.json payload}``."""
     from lmrec.data.registry import load_dataset
     from lmrec.evaluation.results import format_table
@@ -52,7 +54,8 @@ def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, max_train_
          f"truncated: {report['text']['n_truncated']})")
     results, rows = {}, []
     for model in MODELS:
-        params = {"max_train_seconds": max_train_seconds, "epochs": 200, "patience": 5} if model.startswith("sasrec") else {}
+        params = {"max_train_seconds": max_train_seconds, "epochs": epochs, "patience": 5} \
+            if model.startswith("sasrec") else {}
         echo(f"\n== {model}")
         cfg = ExperimentConfig(model=model, model_params=params, **base)
         res = run_experiment(cfg, out / model, show_progress=True, dataset=ds, item_vectors=vectors,
@@ -66,8 +69,11 @@ def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, max_train_
             "warm ndcg@10": round(sl["warm_items"]["metrics"]["ndcg@10"], 4) if "warm_items" in sl else None,
             "cold recall@10": round(sl["cold_items"]["metrics"]["recall@10"], 4) if "cold_items" in sl else None,
             "cold ndcg@10": round(sl["cold_items"]["metrics"]["ndcg@10"], 4) if "cold_items" in sl else None,
-            "wall_s": res.metrics["wall_s"],
+            "wall_s": f"{res.metrics['wall_s']:.1f}",
         })
+        hist = res.model.history_
+        if hist:
+            echo(f"best epoch {hist['best_epoch']} of {len(hist['epochs'])}, stopped by {hist['stopped']}")
     split = res.split.describe()
     echo(f"\n## {name}: full ranking over {ds.n_items} items, history excluded, seed {seed}")
     echo(f"split: cold-start-items ({split['n_cold_items']} cold items, "

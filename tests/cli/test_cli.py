@@ -74,3 +74,34 @@ def test_errors_name_the_problem(data_dir, tmp_path):
     assert out.exit_code == 2 and "sasrec-text" in out.output
     out = runner.invoke(app, ["recommend", "--run", str(tmp_path / "missing"), "--user", "u1"])
     assert out.exit_code == 2 and "not a run directory" in out.output
+
+
+def test_train_refuses_to_overwrite_a_run_and_recommend_checks_k(data_dir, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--dataset", "shop", "--model", "pop", "--out", str(run), "--data-dir", str(data_dir), "--quiet"]
+    assert runner.invoke(app, args).exit_code == 0
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2 and "--overwrite" in out.output
+    assert runner.invoke(app, args + ["--overwrite"]).exit_code == 0
+    out = runner.invoke(app, ["recommend", "--run", str(run), "--user", "u1", "-k", "0"])
+    assert out.exit_code == 2 and "k must be" in out.output
+
+
+def test_text_model_refuses_items_without_any_text(data_dir, tmp_path):
+    import pandas as pd
+
+    items = pd.read_csv(data_dir / "shop" / "items.csv")
+    items["title"] = ""
+    items["genres"] = ""
+    items.to_csv(data_dir / "shop" / "items.csv", index=False)
+    out = runner.invoke(app, ["train", "--dataset", "shop", "--model", "embknn", "--out", str(tmp_path / "r"),
+                              "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c")])
+    assert out.exit_code == 2 and "every item text is empty" in out.output
+
+
+def test_bad_hyper_parameters_are_user_errors(data_dir, tmp_path):
+    for param in ("hidden=63", "epochs=0", "batch_size=0"):
+        out = runner.invoke(app, ["train", "--dataset", "shop", "--model", "sasrec-id", "--out",
+                                  str(tmp_path / param), "--data-dir", str(data_dir), "--param", param])
+        assert out.exit_code == 2, (param, out.output)
+        assert "SASRec" in out.output

@@ -17,6 +17,9 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Pretrained language models as item encoders for recommender systems.")
 
+#: Errors caused by input (bad names, files, parameters): printed as one line, exit code 2.
+USER_ERRORS = (ValueError, KeyError, OSError, FloatingPointError)
+
 DataDir = typer.Option(None, "--data-dir", help="Data directory (default: $LMREC_DATA_DIR).")
 
 
@@ -56,7 +59,7 @@ def datasets(data_dir: Optional[str] = DataDir,
             except Exception as exc:  # one broken dataset must not hide the others
                 s = {"name": info.name, "format": info.format, "error": str(exc)}
             stats.append(s)
-    except (ValueError, FileNotFoundError) as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
@@ -100,13 +103,16 @@ def encode(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
     try:
         ds = load_dataset(dataset, data_dir)
         vectors, report = encode_items(ds, cfg, show_progress=True)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     if out is not None:
         import numpy as np
 
-        np.save(out, vectors)
-        (out.with_suffix(".ids.json")).write_text(json.dumps(ds.item_map.ids))
+        try:
+            np.save(out, vectors)
+            out.with_suffix(".ids.json").write_text(json.dumps(ds.item_map.ids))
+        except OSError as exc:
+            _fail(exc)
     t = report["text"]
     typer.echo(f"{ds.name}: {vectors.shape[0]} items × {vectors.shape[1]} dims in {report['wall_s']} s; "
                f"empty texts {t['n_empty']}, truncated at {t['max_tokens']} tokens: {t['n_truncated']}")
@@ -129,8 +135,10 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
           max_train_seconds: Optional[float] = typer.Option(None, help="Training time budget in seconds."),
           param: list[str] = typer.Option([], "--param", help="Model hyper-parameter key=value (repeatable)."),
           cache_dir: Optional[str] = typer.Option(None, help="Embedding cache directory."),
+          overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
           quiet: bool = typer.Option(False, help="No per-epoch output.")) -> None:
     """Train one model and write RUN_DIR/metrics.json."""
+    import shutil
     from lmrec.evaluation.results import format_table
     from lmrec.pipeline import ExperimentConfig, run_experiment
 
@@ -145,13 +153,24 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
                                text_fields=text_fields.split(",") if text_fields else None,
                                exclude_history=not include_history, cold_frac=cold_frac, model_params=params,
                                cache_dir=cache_dir)
+        if out.exists() and any(out.iterdir()):
+            if not overwrite:
+                raise ValueError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+            shutil.rmtree(out)
         result = run_experiment(cfg, out, show_progress=not quiet)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     m = result.metrics["metrics"]
     rows = [{"split": part, **{k: round(v, 4) for k, v in m[part].items() if k.split("@")[0] in ("recall", "ndcg", "mrr")
                                and k.endswith(("@10", "@50"))}} for part in ("valid", "test")]
     typer.echo(format_table(rows, list(rows[0])))
+    sp, hist = result.metrics["split"], result.model.history_
+    typer.echo(f"split {sp['name']}: {sp['n_test_cases']} test cases, {sp['n_test_targets_cold']} cold targets, "
+               f"timestamp tie share {sp.get('tie_share', 0):.1%}; test targets already in the history: "
+               f"{result.metrics['extra']['n_targets_in_history']['test']}")
+    if hist:
+        typer.echo(f"training: best epoch {hist['best_epoch']}, stopped by {hist['stopped']}, "
+                   f"{hist['train_seconds']} s")
     typer.echo(f"wrote {out / 'metrics.json'}")
 
 
@@ -173,7 +192,7 @@ def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lm
                                exclude_history=not include_history, protocol=protocol, n_negatives=n_negatives,
                                item_popularity=loaded.split.train_item_counts, seed=loaded.config.seed,
                                item_slices=loaded.split.item_slices())
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     tag = protocol + ("" if not include_history else "-with-history")
     write_json_atomic(run / f"eval-{tag}.json", res)
@@ -193,7 +212,7 @@ def recommend(run: Path = typer.Option(..., "--run", help="Run directory from `l
 
     try:
         recs = recommend_for_user(load_run(run, data_dir), user, k)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except USER_ERRORS as exc:
         _fail(exc)
     typer.echo(format_table([{**r, "score": round(r["score"], 4), "cold": "cold" if r["cold"] else ""} for r in recs],
                             ["rank", "item_id", "title", "score", "cold"]))
@@ -203,13 +222,16 @@ def recommend(run: Path = typer.Option(..., "--run", help="Run directory from `l
 def quickstart(data_dir: Optional[str] = DataDir,
                out: Path = typer.Option(Path("runs/quickstart"), help="Where to write the runs."),
                seed: int = typer.Option(0, help="Seed for everything."),
-               max_train_seconds: float = typer.Option(150.0, help="Training budget per SASRec model (s).")) -> None:
+               epochs: int = typer.Option(40, help="Max epochs per SASRec model (early stopping, patience 5)."),
+               max_train_seconds: float = typer.Option(0.0, help="Optional wall-time cap per SASRec model "
+                                                                  "(s; 0 = none; makes results load-dependent)."),
+               ) -> None:
     """The main job on MovieLens: encode → train Pop, SASRec-ID, SASRec-text → compare (incl. cold start)."""
     from lmrec.quickstart import run_quickstart
 
     try:
-        run_quickstart(data_dir, out, seed=seed, max_train_seconds=max_train_seconds, echo=typer.echo)
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:
+        run_quickstart(data_dir, out, seed=seed, epochs=epochs, max_train_seconds=max_train_seconds, echo=typer.echo)
+    except (*USER_ERRORS, RuntimeError) as exc:
         _fail(exc)
 
 

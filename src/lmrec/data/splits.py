@@ -133,6 +133,18 @@ def user_sequences(dataset: RecDataset) -> tuple[list[np.ndarray], float]:
     return [items[r] for r in rows], tie_share
 
 
+def _alternatives(dataset: RecDataset) -> str:
+    """Advice naming only the splits that work on ``dataset``."""
+    ok = []
+    if dataset.has_given_split:
+        ok.append("given (the split in its source files)")
+    if dataset.ordered:
+        ok += ["leave-one-out", "cold-start-items"]
+    if dataset.has_timestamps:
+        ok.append("temporal")
+    return "use --split " + " or ".join(ok) if ok else "no split is possible on it"
+
+
 def _from_parts(name: str, dataset: RecDataset, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
                 report: dict[str, Any]) -> Split:
     """Build a :class:`Split` from per-user ``(train, valid, test)`` item arrays.
@@ -168,7 +180,8 @@ def leave_one_out(dataset: RecDataset, *, min_user_interactions: int = 3) -> Spl
     """
     if not dataset.ordered:
         raise ValueError(f"dataset {dataset.name!r} has no timestamps or sequence order, so leave-one-out "
-                         "by time is undefined; use --split given (its own split) or temporal")
+                         f"by time (and the cold-start-items split built on it) is undefined; "
+                         f"{_alternatives(dataset)}")
     if min_user_interactions < 3:
         raise ValueError("min_user_interactions must be ≥ 3 (one train, one valid, one test item)")
     seqs, tie_share = user_sequences(dataset)
@@ -214,8 +227,8 @@ def temporal(dataset: RecDataset, *, valid_frac: float = 0.1, test_frac: float =
         If the dataset has no timestamps.
     """
     if not dataset.has_timestamps:
-        raise ValueError(f"dataset {dataset.name!r} has no timestamps; a temporal split needs them "
-                         "(use leave-one-out for sequence order, or the given split)")
+        raise ValueError(f"dataset {dataset.name!r} has no timestamps, which a temporal split needs; "
+                         f"{_alternatives(dataset)}")
     ts = dataset.interactions["timestamp"].to_numpy(dtype=np.float64)
     finite = ts[~np.isnan(ts)]
     t_valid = float(np.quantile(finite, 1.0 - valid_frac - test_frac))
@@ -243,7 +256,7 @@ def given(dataset: RecDataset, *, seed: int = 0) -> Split:
         If the dataset has no ``split`` column.
     """
     if not dataset.has_given_split:
-        raise ValueError(f"dataset {dataset.name!r} defines no split of its own; use leave-one-out or temporal")
+        raise ValueError(f"dataset {dataset.name!r} defines no split of its own; {_alternatives(dataset)}")
     rows, tie_share = user_rows(dataset)
     labels = dataset.interactions["split"].to_numpy()
     items = dataset.item_index

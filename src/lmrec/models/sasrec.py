@@ -128,6 +128,15 @@ class SASRec(Recommender):
                  max_train_seconds: float = 0.0):
         if item_input not in ITEM_INPUTS:
             raise ValueError(f"item_input must be one of {ITEM_INPUTS}, got {item_input!r}")
+        for key, value in (("hidden", hidden), ("n_layers", n_layers), ("n_heads", n_heads), ("inner", inner),
+                           ("max_len", max_len), ("batch_size", batch_size), ("epochs", epochs),
+                           ("patience", patience)):
+            if int(value) < 1:
+                raise ValueError(f"SASRec {key} must be ≥ 1, got {value}")
+        if hidden % n_heads:
+            raise ValueError(f"SASRec hidden ({hidden}) must be divisible by n_heads ({n_heads})")
+        if not 0.0 <= dropout < 1.0 or lr <= 0:
+            raise ValueError(f"SASRec needs 0 ≤ dropout < 1 and lr > 0 (got dropout={dropout}, lr={lr})")
         super().__init__(item_input=item_input, hidden=hidden, n_layers=n_layers, n_heads=n_heads, inner=inner,
                          dropout=dropout, max_len=max_len, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, epochs=epochs, patience=patience,

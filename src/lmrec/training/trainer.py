@@ -89,11 +89,12 @@ def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
             opt.step()
             total += float(loss.detach())
             n_batches += 1
+        if not math.isfinite(total):
+            raise FloatingPointError(f"training loss became {total} at epoch {epoch}; lower the learning rate "
+                                     f"(lr={cfg['lr']})")
         valid = evaluate_ranking(model.score, data.split.valid, data.split.n_items, ks=(10,),
                                  exclude_history=data.exclude_history)
         value = float(valid["metrics"][VALID_METRIC])
-        if not math.isfinite(total):
-            raise FloatingPointError(f"training loss became {total} at epoch {epoch}; lower lr")
         improved = stopper.step(value, epoch, net.state_dict())
         row = {"epoch": epoch, "loss": round(total / max(1, n_batches), 5), f"valid_{VALID_METRIC}": round(value, 5),
                "seconds": round(time.perf_counter() - t0, 2)}
