@@ -67,9 +67,9 @@ def _fetch(url: str, dest: Path, timeout: float) -> Path:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(f"could not download {url}: {reason}. If this machine has no internet "
-                            f"access, fetch the file elsewhere and put it in {dest.parent}, or pass "
-                            f"--data-dir / set LMREC_DATA_DIR to a folder that already holds the "
-                            f"dataset") from exc
+                            f"access, fetch and unpack it elsewhere so that the dataset's files sit in a folder named "
+                            f"after it under the data directory (e.g. data/ml-100k/u.data), then pass "
+                            f"--data-dir or set LMREC_DATA_DIR to that data directory") from exc
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
