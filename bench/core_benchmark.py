@@ -42,14 +42,20 @@ REFERENCES = [
 ]
 
 
-def protocol_name(dataset: str, exclude_history: bool) -> str:
-    split = "given split (UniSRec files, leave-one-out)" if dataset == PAPER_DATASET else "leave-one-out by time"
+def protocol_name(dataset: str, exclude_history: bool, split_name: str = "auto", cold_frac: float = 0.1) -> str:
+    if split_name == "cold-start-items":
+        split = f"leave-one-out by time with {cold_frac:.0%} of items cold (no training interaction)"
+    elif dataset == PAPER_DATASET:
+        split = "given split (UniSRec files, leave-one-out)"
+    else:
+        split = "leave-one-out by time"
     hist = "history excluded" if exclude_history else "history kept (RecBole full sort)"
     return f"{split}; full ranking; {hist}; max_len 50"
 
 
 def run(datasets: list[str], models: list[str], seeds: list[int], max_train_seconds: float,
-        multi_seed: set[tuple[str, str]] | None = None, params: dict | None = None) -> dict:
+        multi_seed: set[tuple[str, str]] | None = None, params: dict | None = None,
+        split: str = "auto", cold_frac: float = 0.1) -> dict:
     """Train and evaluate every (dataset, model); several seeds only for trained models and,
     when ``multi_seed`` is given, only for those ``(dataset, model)`` pairs."""
     from lmrec.data.registry import load_dataset
@@ -61,8 +67,8 @@ def run(datasets: list[str], models: list[str], seeds: list[int], max_train_seco
     for name in datasets:
         ds = load_dataset(name)
         stats[name] = ds.statistics()
-        paper = name == PAPER_DATASET
-        base = dict(dataset=name, split="auto")
+        paper = name == PAPER_DATASET and split == "auto"
+        base = dict(dataset=name, split=split, cold_frac=cold_frac)
         t0 = time.perf_counter()
         vectors, report = encode_items(ds, ExperimentConfig(model="embknn", **base))
         encode_s = time.perf_counter() - t0
@@ -85,7 +91,7 @@ def run(datasets: list[str], models: list[str], seeds: list[int], max_train_seco
                     test = m["metrics"]["test"]
                     cold = m["slices"]["test"].get("cold_items", {})
                     row = {
-                        "dataset": name, "model": model, "protocol": protocol_name(name, excl), "seed": seed,
+                        "dataset": name, "model": model, "protocol": protocol_name(name, excl, split, cold_frac), "seed": seed,
                         "wall_s": round(m["wall_s"], 1),
                         "metrics": {k: round(test[k], 5) for k in METRICS},
                         "cold_items": {"n_cases": cold.get("n_cases", 0),
@@ -149,15 +155,38 @@ def main(argv: list[str] | None = None) -> None:
                     help="wall-time cap per SASRec run (the row records whether it stopped by time)")
     ap.add_argument("--multi-seed", nargs="*", default=None, metavar="DATASET:MODEL",
                     help="run all --seeds only for these pairs (default: every trained model)")
+    ap.add_argument("--split", default="auto", help="auto (the paper protocol) or cold-start-items")
+    ap.add_argument("--cold-frac", type=float, default=0.1)
+    ap.add_argument("--title", default="Core sequential recommendation: ID vs text item representations")
     ap.add_argument("--out", type=Path, default=RESULTS / "core_sequential.json")
+    ap.add_argument("--update", action="store_true",
+                    help="replace only the rows of the datasets × models run now in an existing --out file "
+                         "(the command is recorded under 'updates')")
     args = ap.parse_args(argv)
     if not os.environ.get("LMREC_DATA_DIR"):
         sys.exit("set LMREC_DATA_DIR (e.g. ../shared/datasets)")
     multi = {tuple(p.split(":", 1)) for p in args.multi_seed} if args.multi_seed is not None else None
-    result = run(args.datasets, args.models, args.seeds, args.max_train_seconds, multi)
-    doc = {"table": "Core sequential recommendation: ID vs text item representations",
-           "command": "python bench/core_benchmark.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "references": REFERENCES, **result}
+    result = run(args.datasets, args.models, args.seeds, args.max_train_seconds, multi, split=args.split,
+                 cold_frac=args.cold_frac)
+    command = "python bench/core_benchmark.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.update and args.out.exists():
+        import json
+
+        doc = json.loads(args.out.read_text())
+        redone = {(r["dataset"], r["model"]) for r in result["rows"]}
+        order = list(dict.fromkeys(r["dataset"] for r in doc["rows"] + result["rows"]))
+        doc["rows"] = [r for r in doc["rows"] if (r["dataset"], r["model"]) not in redone] + result["rows"]
+        doc["rows"].sort(key=lambda r: (order.index(r["dataset"]), MODELS.index(r["model"]) if r["model"] in MODELS
+                                        else len(MODELS), r["protocol"], r["seed"]))
+        doc.setdefault("updates", []).append({"command": command, "versions": result["versions"]})
+        doc["dataset_statistics"].update(result["dataset_statistics"])
+        write_json_atomic(args.out, doc)
+        args.out.with_suffix(".md").write_text(render_markdown(doc))
+        print(f"updated {args.out} and {args.out.with_suffix('.md')}")
+        return
+    doc = {"table": args.title,
+           "command": command,
+           "references": REFERENCES if args.split == "auto" and PAPER_DATASET in args.datasets else [], **result}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out, doc)
     args.out.with_suffix(".md").write_text(render_markdown(doc))

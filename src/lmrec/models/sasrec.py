@@ -34,8 +34,30 @@ if TYPE_CHECKING:  # pragma: no cover
 ITEM_INPUTS = ("id", "text", "text-id")
 
 
+def standardize_text_vectors(vectors: np.ndarray) -> np.ndarray:
+    """Per-dimension z-scores of frozen text vectors, ``float32 [n_items, dim]``.
+
+    Sentence-encoder vectors are anisotropic (they share a large common direction; cf. Su et
+    al., "Whitening Sentence Representations", 2021), so a freshly initialised projection maps
+    all items to nearly the same point and training starts on a long plateau. Centring and
+    scaling each dimension (statistics over the items with non-empty text; rows of empty text
+    stay zero) removes that without looking at any interaction. Uses text only, so it applies
+    unchanged to cold items.
+    """
+    x = np.asarray(vectors, dtype=np.float32)
+    nonzero = np.abs(x).sum(axis=1) > 0
+    if nonzero.sum() < 2:
+        return x.copy()
+    mean = x[nonzero].mean(axis=0)
+    std = x[nonzero].std(axis=0) + 1e-6
+    out = np.zeros_like(x)
+    out[nonzero] = (x[nonzero] - mean) / std
+    return out
+
+
 def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | None, hidden: int, n_layers: int,
-                     n_heads: int, inner: int, dropout: float, max_len: int, warm_items: np.ndarray | None):
+                     n_heads: int, inner: int, dropout: float, max_len: int, warm_items: np.ndarray | None,
+                     text_norm: str = "standardize"):
     """Create the PyTorch module (defined lazily so importing this file does not import torch)."""
     import torch
     from torch import nn
@@ -61,7 +83,8 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
             if "text" in item_input:
                 if text_vectors is None:
                     raise ValueError(f"SASRec item_input={item_input!r} needs item text vectors")
-                tv = torch.as_tensor(np.asarray(text_vectors, dtype=np.float32))
+                tv = torch.as_tensor(standardize_text_vectors(text_vectors) if text_norm == "standardize"
+                                     else np.asarray(text_vectors, dtype=np.float32))
                 self.register_buffer("text", torch.cat([torch.zeros(1, tv.shape[1]), tv]), persistent=False)
                 self.text_proj = nn.Linear(tv.shape[1], hidden)
             self.pos_emb = nn.Embedding(max_len, hidden)
@@ -113,6 +136,9 @@ class SASRec(Recommender):
         validation) and early stopping on validation NDCG@10.
     max_train_seconds:
         Stop training after this wall time (seconds; ``0`` = no limit); the best epoch so far is kept.
+    text_norm:
+        ``"standardize"`` (per-dimension z-scores of the text vectors, see
+        :func:`standardize_text_vectors`) or ``"none"``.
 
     Attributes
     ----------
@@ -126,7 +152,9 @@ class SASRec(Recommender):
     def __init__(self, item_input: str = "id", hidden: int = 64, n_layers: int = 2, n_heads: int = 2,
                  inner: int = 256, dropout: float = 0.5, max_len: int = 50, lr: float = 2e-3,
                  weight_decay: float = 0.0, batch_size: int = 128, epochs: int = 200, patience: int = 10,
-                 max_train_seconds: float = 0.0):
+                 max_train_seconds: float = 0.0, text_norm: str = "standardize"):
+        if text_norm not in ("standardize", "none"):
+            raise ValueError(f"SASRec text_norm must be 'standardize' or 'none', got {text_norm!r}")
         if item_input not in ITEM_INPUTS:
             raise ValueError(f"item_input must be one of {ITEM_INPUTS}, got {item_input!r}")
         for key, value in (("hidden", hidden), ("n_layers", n_layers), ("n_heads", n_heads), ("inner", inner),
@@ -141,7 +169,7 @@ class SASRec(Recommender):
         super().__init__(item_input=item_input, hidden=hidden, n_layers=n_layers, n_heads=n_heads, inner=inner,
                          dropout=dropout, max_len=max_len, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, epochs=epochs, patience=patience,
-                         max_train_seconds=max_train_seconds)
+                         max_train_seconds=max_train_seconds, text_norm=text_norm)
 
     @property
     def needs_item_vectors(self) -> bool:  # type: ignore[override]
@@ -153,7 +181,7 @@ class SASRec(Recommender):
         self.warm_items_ = warm
         self.net_ = build_sasrec_net(n_items, c["item_input"], item_vectors if self.needs_item_vectors else None,
                                      c["hidden"], c["n_layers"], c["n_heads"], c["inner"], c["dropout"],
-                                     c["max_len"], warm)
+                                     c["max_len"], warm, c.get("text_norm", "none"))
 
     def fit(self, data: TrainData) -> "SASRec":
         from lmrec.training.trainer import train_sequential
