@@ -98,3 +98,14 @@ def test_unknown_model_and_params_are_clear_errors():
         create_model("sasrec-id", hiddne=3)
     with pytest.raises(ValueError, match="fixes"):
         create_model("sasrec-id", item_input="text")
+
+
+def test_standardized_text_vectors_are_z_scores_and_keep_empty_rows_zero():
+    from lmrec.models.sasrec import standardize_text_vectors
+
+    x = np.array([[1.0, 10.0], [3.0, 30.0], [0.0, 0.0], [2.0, 20.0]], dtype=np.float32)
+    z = standardize_text_vectors(x)
+    np.testing.assert_allclose(z[[0, 1, 3]].mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(z[[0, 1, 3]].std(axis=0), 1.0, atol=1e-4)
+    assert (z[2] == 0).all()
+    assert np.allclose(z[:, 0], z[:, 1], atol=1e-4)  # scale of a dimension no longer matters
