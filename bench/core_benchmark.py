@@ -117,7 +117,9 @@ def render_markdown(doc: dict) -> str:
 
     from lmrec.evaluation.results import format_table
 
-    lines = [f"# {doc['table']}", "", f"Command: `{doc['command']}`", "",
+    lines = [f"# {doc['table']}", "", f"Command: `{doc['command']}`", ""]
+    lines += [f"Rows updated by: `{u['command']}`" for u in doc.get("updates", [])]
+    lines += ["",
              "Mean ± std over seeds where several were run; wall time is per run (encoding excluded, "
              "training + evaluation on 2 CPU cores).", ""]
     groups = defaultdict(list)
