@@ -54,7 +54,8 @@ def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, epochs: in
          f"truncated: {report['text']['n_truncated']})")
     results, rows = {}, []
     for model in MODELS:
-        params = {"max_train_seconds": max_train_seconds, "epochs": epochs, "patience": 5} \
+        params = {"max_train_seconds": max_train_seconds, "epochs": epochs, "patience": 5,
+                  "train_negatives": "train_items"} \
             if model.startswith("sasrec") else {}
         echo(f"\n== {model}")
         cfg = ExperimentConfig(model=model, model_params=params, **base)

@@ -109,3 +109,25 @@ def test_standardized_text_vectors_are_z_scores_and_keep_empty_rows_zero():
     np.testing.assert_allclose(z[[0, 1, 3]].std(axis=0), 1.0, atol=1e-4)
     assert (z[2] == 0).all()
     assert np.allclose(z[:, 0], z[:, 1], atol=1e-4)  # scale of a dimension no longer matters
+
+
+def test_train_items_softmax_keeps_cold_items_out_of_training(make_tiny):
+    import torch
+
+    from lmrec.training.trainer import next_item_loss
+
+    split = cold_start_items(make_tiny(), cold_frac=0.25, seed=0)
+    model = _fit("sasrec-id", split, None, train_negatives="train_items")
+    cold = np.flatnonzero(~split.warm_items)
+    # the ID rows of cold items get no gradient at all: they were never in the softmax
+    assert model.config["train_negatives"] == "train_items"
+    warm = torch.from_numpy(np.flatnonzero(split.warm_items))
+    pos = torch.full((split.n_items,), -1, dtype=torch.long)
+    pos[warm] = torch.arange(len(warm))
+    seq = torch.tensor([[0, int(warm[0]) + 1, int(warm[1]) + 1]])
+    net = model.net_
+    net.zero_grad()
+    next_item_loss(net, seq, net.item_table(), warm, pos).backward()
+    assert torch.count_nonzero(net.id_emb.weight.grad[torch.from_numpy(cold) + 1]) == 0
+    with pytest.raises(ValueError, match="train_negatives"):
+        create_model("sasrec-id", train_negatives="some")

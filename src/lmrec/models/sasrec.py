@@ -136,6 +136,11 @@ class SASRec(Recommender):
         validation) and early stopping on validation NDCG@10.
     max_train_seconds:
         Stop training after this wall time (seconds; ``0`` = no limit); the best epoch so far is kept.
+    train_negatives:
+        Items in the training softmax: ``"all"`` catalog items, or ``"train_items"`` only
+        (items with a training interaction). With ``"all"``, items held out as cold are
+        pushed down as negatives in every step although no user could have met them — use
+        ``"train_items"`` for cold-start experiments.
     text_norm:
         ``"standardize"`` (per-dimension z-scores of the text vectors, see
         :func:`standardize_text_vectors`) or ``"none"``.
@@ -152,7 +157,9 @@ class SASRec(Recommender):
     def __init__(self, item_input: str = "id", hidden: int = 64, n_layers: int = 2, n_heads: int = 2,
                  inner: int = 256, dropout: float = 0.5, max_len: int = 50, lr: float = 2e-3,
                  weight_decay: float = 0.0, batch_size: int = 128, epochs: int = 200, patience: int = 10,
-                 max_train_seconds: float = 0.0, text_norm: str = "standardize"):
+                 max_train_seconds: float = 0.0, text_norm: str = "standardize", train_negatives: str = "all"):
+        if train_negatives not in ("all", "train_items"):
+            raise ValueError(f"SASRec train_negatives must be 'all' or 'train_items', got {train_negatives!r}")
         if text_norm not in ("standardize", "none"):
             raise ValueError(f"SASRec text_norm must be 'standardize' or 'none', got {text_norm!r}")
         if item_input not in ITEM_INPUTS:
@@ -169,7 +176,8 @@ class SASRec(Recommender):
         super().__init__(item_input=item_input, hidden=hidden, n_layers=n_layers, n_heads=n_heads, inner=inner,
                          dropout=dropout, max_len=max_len, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, epochs=epochs, patience=patience,
-                         max_train_seconds=max_train_seconds, text_norm=text_norm)
+                         max_train_seconds=max_train_seconds, text_norm=text_norm,
+                         train_negatives=train_negatives)
 
     @property
     def needs_item_vectors(self) -> bool:  # type: ignore[override]

@@ -36,19 +36,23 @@ def length_bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def next_item_loss(net, seq, table):
+def next_item_loss(net, seq, table, candidates=None, position=None):
     """Mean softmax cross-entropy of next-item prediction over all non-padding positions.
 
     ``seq``: ``int64 [b, L + 1]`` right-aligned windows (0 = padding, item ``i`` as ``i + 1``).
-    Inputs are ``seq[:, :-1]``, targets ``seq[:, 1:]``; logits ``[n_positions, n_items]``.
+    Inputs are ``seq[:, :-1]``, targets ``seq[:, 1:]``; logits ``[n_positions, n_candidates]``.
+    ``candidates`` (``int64 [n_candidates]`` item indices) restricts the softmax, e.g. to the
+    items that exist at training time; ``position`` (``int64 [n_items]``) maps an item index
+    to its column among the candidates. ``None``: all catalog items.
     """
     import torch.nn.functional as F
 
     inputs, targets = seq[:, :-1], seq[:, 1:]
     h = net(inputs, table)
     keep = (targets > 0) & (inputs > 0)
-    logits = h[keep] @ table[1:].T
-    return F.cross_entropy(logits, targets[keep] - 1)
+    items = table[1:] if candidates is None else table[1:][candidates]
+    labels = targets[keep] - 1 if position is None else position[targets[keep] - 1]
+    return F.cross_entropy(h[keep] @ items.T, labels)
 
 
 def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
@@ -70,6 +74,13 @@ def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
     if not windows:
         raise ValueError("no training sequence has 2 or more items; SASRec cannot be trained on this split")
     lengths = np.array([len(w) for w in windows])
+    candidates = position = None
+    if cfg.get("train_negatives", "all") == "train_items":  # cold items are not in the training softmax
+        warm = np.flatnonzero(data.split.warm_items)
+        candidates = torch.from_numpy(warm)
+        pos = np.full(data.split.n_items, -1, dtype=np.int64)
+        pos[warm] = np.arange(len(warm))
+        position = torch.from_numpy(pos)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     stopper = EarlyStopping(patience=cfg["patience"])
     history: dict[str, Any] = {"epochs": [], "n_windows": len(windows)}
@@ -83,7 +94,7 @@ def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
         for idx in length_bucketed_batches(lengths, bs, rng):
             batch = [windows[i] for i in idx]
             seq = torch.from_numpy(left_pad(batch, cfg["max_len"] + 1))
-            loss = next_item_loss(net, seq, net.item_table())
+            loss = next_item_loss(net, seq, net.item_table(), candidates, position)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
