@@ -187,6 +187,7 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
     from lmrec.data.registry import load_dataset, resolve_data_dir
     from lmrec.evaluation.results import write_json_atomic, write_metrics_json
     from lmrec.models import TrainData, create_model
+    from lmrec.models.base import save_atomic_npy
     from lmrec.seed import seed_everything
 
     t0 = time.perf_counter()
@@ -224,8 +225,7 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
         ds.item_map.save(out / "item_map.json")
         ds.user_map.save(out / "user_map.json")
         if model.needs_item_vectors:
-            np.save(out / "item_vectors.npy.tmp.npy", vectors)
-            os.replace(out / "item_vectors.npy.tmp.npy", out / "item_vectors.npy")
+            save_atomic_npy(out / "item_vectors.npy", vectors)
         write_json_atomic(out / "run.json", {"config": cfg.to_dict(), "encoding": report})
         write_metrics_json(out, dataset_stats=metrics["dataset"], split=metrics["split"], protocol=protocol,
                            seed=cfg.seed, model_config=metrics["model"], wall_s=metrics["wall_s"],
