@@ -76,6 +76,15 @@ def test_errors_name_the_problem(data_dir, tmp_path):
     assert out.exit_code == 2 and "not a run directory" in out.output
 
 
+def test_cold_frac_needs_the_cold_split_and_models_are_listed(data_dir, tmp_path):
+    out = runner.invoke(app, ["train", "--dataset", "shop", "--model", "pop", "--out", str(tmp_path / "r"),
+                              "--data-dir", str(data_dir), "--cold-frac", "0.3"])
+    assert out.exit_code == 2 and "--split cold-start-items" in out.output
+    assert not (tmp_path / "r").exists()
+    listing = runner.invoke(app, ["models"])
+    assert listing.exit_code == 0 and "sasrec-text-id" in listing.output
+
+
 def test_train_refuses_to_overwrite_a_run_and_recommend_checks_k(data_dir, tmp_path):
     run = tmp_path / "run"
     args = ["train", "--dataset", "shop", "--model", "pop", "--out", str(run), "--data-dir", str(data_dir), "--quiet"]

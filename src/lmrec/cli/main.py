@@ -119,8 +119,18 @@ def encode(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
 
 
 @app.command()
+def models() -> None:
+    """List the model names `lmrec train --model` accepts."""
+    from lmrec.models.registry import MODELS
+
+    for name, (path, fixed) in MODELS.items():
+        extra = ", ".join(f"{k}={v}" for k, v in fixed.items())
+        typer.echo(f"{name:<18} {path.split(':')[1]}{f' ({extra})' if extra else ''}")
+
+
+@app.command()
 def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
-          model: str = typer.Option(..., "--model", help="pop | embknn | sasrec-id | sasrec-text | sasrec-text-id"),
+          model: str = typer.Option(..., "--model", help="Model name; `lmrec models` lists them."),
           out: Path = typer.Option(..., "--out", help="Run directory to create."),
           data_dir: Optional[str] = DataDir,
           split: str = typer.Option("auto", help="auto | leave-one-out | temporal | cold-start-items | given"),
@@ -130,7 +140,8 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
           text_fields: Optional[str] = typer.Option(None, help="Comma-separated item fields."),
           include_history: bool = typer.Option(False, "--include-history",
                                                help="Keep history items as candidates (RecBole full-sort protocol)."),
-          cold_frac: float = typer.Option(0.1, help="Share of cold items for --split cold-start-items."),
+          cold_frac: Optional[float] = typer.Option(None, help="Share of cold items for --split cold-start-items "
+                                                               "(default 0.1)."),
           epochs: Optional[int] = typer.Option(None, help="Max epochs (sequential models)."),
           max_train_seconds: Optional[float] = typer.Option(None, help="Training time budget in seconds."),
           param: list[str] = typer.Option([], "--param", help="Model hyper-parameter key=value (repeatable)."),
@@ -144,6 +155,8 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
 
     try:
         params = _parse_params(param)
+        if cold_frac is not None and split.replace("_", "-") != "cold-start-items":
+            raise ValueError(f"--cold-frac only applies to --split cold-start-items, not --split {split}")
         if epochs is not None:
             params["epochs"] = epochs
         if max_train_seconds is not None:
@@ -151,7 +164,8 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
         cfg = ExperimentConfig(dataset=dataset, model=model, data_dir=data_dir, split=split, seed=seed,
                                encoder=encoder, pooling=pooling,
                                text_fields=text_fields.split(",") if text_fields else None,
-                               exclude_history=not include_history, cold_frac=cold_frac, model_params=params,
+                               exclude_history=not include_history,
+                               cold_frac=0.1 if cold_frac is None else cold_frac, model_params=params,
                                cache_dir=cache_dir)
         if out.exists() and any(out.iterdir()):
             if not overwrite:
