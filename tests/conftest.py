@@ -50,3 +50,28 @@ def tiny_dataset():
 def make_tiny():
     """The :func:`make_tiny_dataset` factory, for tests that need other sizes."""
     return make_tiny_dataset
+
+
+def write_shop_folder(root: Path, dataset) -> Path:
+    """Write ``dataset`` as a generic CSV dataset folder ``root/shop`` (see
+    :mod:`lmrec.data.loaders.generic`) and return ``root``, the data directory."""
+    import json
+
+    folder = root / "shop"
+    folder.mkdir(parents=True)
+    dataset.interactions[["user_id", "item_id", "timestamp"]].to_csv(folder / "events.csv", index=False)
+    items = dataset.items.copy()
+    items["genres"] = items["genres"].map(lambda g: "|".join(g))
+    items.reset_index().to_csv(folder / "items.csv", index=False)
+    (folder / "lmrec.json").write_text(json.dumps({
+        "format": "table", "interactions": "events.csv",
+        "columns": {"user_id": "user_id", "item_id": "item_id", "timestamp": "timestamp"},
+        "items": "items.csv", "item_id": "item_id", "text_fields": ["title", "genres"]}))
+    return root
+
+
+@pytest.fixture
+def shop_data_dir(tmp_path, tiny_dataset) -> Path:
+    """A data directory holding the tiny dataset as the generic CSV dataset ``shop`` (for CLI tests)."""
+    return write_shop_folder(tmp_path / "data", tiny_dataset)
+

@@ -51,6 +51,9 @@ class ExperimentConfig:
         Text encoder name or path (``None``: the packaged all-MiniLM-L6-v2).
     pooling:
         Pooling for Hugging Face ``AutoModel`` encoders (``cls | mean | last_token``).
+    backend:
+        Encoder runtime for sentence-transformers models: ``st`` (PyTorch), ``onnx`` or
+        ``onnx-int8`` (see :func:`lmrec.encoders.factory.load_encoder`).
     text_fields:
         Item fields of the text template (``None``: the dataset's default fields).
     exclude_history:
@@ -69,6 +72,7 @@ class ExperimentConfig:
     seed: int = 0
     encoder: str | None = None
     pooling: str | None = None
+    backend: str = "st"
     text_fields: list[str] | None = None
     with_field_names: bool = False
     exclude_history: bool = True
@@ -129,6 +133,8 @@ def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: b
         kwargs["pooling"] = cfg.pooling
     if cfg.max_text_tokens:
         kwargs["max_length"] = cfg.max_text_tokens
+    if cfg.backend != "st":
+        kwargs["backend"] = cfg.backend
     encoder = load_encoder(cfg.encoder, **kwargs)
     if texts and text_report.n_empty == len(texts):
         raise ValueError(f"dataset {dataset.name!r}: every item text is empty for fields {list(template.fields)} "
@@ -203,12 +209,21 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
     vectors, report = item_vectors, encode_report
     if model.needs_item_vectors and vectors is None:
         vectors, report = encode_items(ds, cfg, show_progress=show_progress)
-    out = Path(run_dir) if run_dir is not None else None
+    from lmrec.training.distributed import context
+
+    # Under torchrun every rank trains; only rank 0 writes the run directory.
+    out = Path(run_dir) if run_dir is not None and context().is_main else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    ratings = None
+    if getattr(model, "needs_ratings", False) and ds.interactions["rating"].notna().any():
+        from lmrec.models.multitask import split_ratings
+
+        ratings = split_ratings(ds, split)
     seed_everything(cfg.seed)
     model.fit(TrainData(split=split, item_vectors=vectors if model.needs_item_vectors else None, seed=cfg.seed,
-                        run_dir=out, exclude_history=cfg.exclude_history, show_progress=show_progress))
+                        run_dir=out, exclude_history=cfg.exclude_history, show_progress=show_progress,
+                        ratings=ratings))
     results = evaluate_model(model, split, cfg)
     wall = time.perf_counter() - t0
     protocol = dict(results["test"]["protocol"])

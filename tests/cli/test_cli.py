@@ -11,19 +11,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def data_dir(tmp_path, tiny_dataset):
-    root = tmp_path / "data"
-    folder = root / "shop"
-    folder.mkdir(parents=True)
-    tiny_dataset.interactions[["user_id", "item_id", "timestamp"]].to_csv(folder / "events.csv", index=False)
-    items = tiny_dataset.items.copy()
-    items["genres"] = items["genres"].map(lambda g: "|".join(g))
-    items.reset_index().to_csv(folder / "items.csv", index=False)
-    (folder / "lmrec.json").write_text(json.dumps({
-        "format": "table", "interactions": "events.csv",
-        "columns": {"user_id": "user_id", "item_id": "item_id", "timestamp": "timestamp"},
-        "items": "items.csv", "item_id": "item_id", "text_fields": ["title", "genres"]}))
-    return root
+def data_dir(shop_data_dir):
+    return shop_data_dir
 
 
 def test_help_lists_the_commands():

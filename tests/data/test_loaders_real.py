@@ -62,7 +62,8 @@ def test_amazon2018_magazine_duplicates_noted():
     assert any("1065 duplicate ASIN line(s)" in n for n in ds.notes)  # 3,385 lines, 2,320 ASINs
 
 
-def test_news_folders_are_not_listed():
-    names = {i.name for i in find_datasets(SHARED)}
-    assert "ml-100k" in names and "amazon2018-raw/Appliances" in names
-    assert not any(n.startswith(("nemig", "mind", "amazon-food")) for n in names)
+def test_news_folders_are_not_listed_as_interaction_datasets():
+    infos = {i.name: i for i in find_datasets(SHARED)}
+    assert "ml-100k" in infos and "amazon2018-raw/Appliances" in infos
+    assert infos["amazon-food-kitchen-llmcdsr"].format == "llmcdsr"
+    assert not any(n.startswith(("nemig", "mind")) for n in infos)  # impressions: `lmrec news` reads them

@@ -87,19 +87,52 @@ def download(name: str = typer.Argument(..., help="ml-100k, ml-latest-small, ml-
 
 
 @app.command()
-def encode(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
+def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset name (or --catalog with --shards)."),
            data_dir: Optional[str] = DataDir,
            encoder: Optional[str] = typer.Option(None, help="Encoder name or local path (default all-MiniLM-L6-v2)."),
            pooling: Optional[str] = typer.Option(None, help="cls | mean | last_token (Hugging Face encoders)."),
            text_fields: Optional[str] = typer.Option(None, help="Comma-separated item fields."),
            out: Optional[Path] = typer.Option(None, help="Also write the vectors to this .npy file."),
-           cache_dir: Optional[str] = typer.Option(None, help="Embedding cache (default $LMREC_CACHE_DIR).")) -> None:
-    """Encode every item's text into the embedding cache (and optionally a .npy file)."""
+           cache_dir: Optional[str] = typer.Option(None, help="Embedding cache (default $LMREC_CACHE_DIR)."),
+           backend: str = typer.Option("st", "--backend", help="st | onnx | onnx-int8: encoder runtime "
+                                       "(ONNX models are exported once into the cache)."),
+           shards: Optional[Path] = typer.Option(None, "--shards", help="Write resumable Parquet embedding shards "
+                                                 "to this folder (catalog encoding; see lmrec.scale)."),
+           engine: str = typer.Option("local", "--engine", help="local | ray: engine for --shards encoding."),
+           catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (.parquet/.csv/.jsonl) "
+                                                  "to encode into --shards instead of a dataset."),
+           id_column: str = typer.Option("item_id", "--id-column", help="Item id column of --catalog."),
+           text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column of --catalog "
+                                                     "(default 'text' unless --text-fields)."),
+           shard_size: int = typer.Option(4096, "--shard-size", help="Rows per shard (unit of resumption)."),
+           batch_size: int = typer.Option(64, "--batch-size", help="Texts per forward pass."),
+           concurrency: int = typer.Option(2, "--concurrency", help="Encoder actors for --engine ray."),
+           ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster (default "
+                                                     "$RAY_ADDRESS, else a local one).")) -> None:
+    """Encode every item's text into the embedding cache (and optionally a .npy file), or with --shards
+    into Parquet shards, in one process or on Ray (--engine ray)."""
+    if shards is not None or catalog is not None or engine != "local":
+        from lmrec.cli.scale import encode_shards
+
+        if shards is None:
+            _fail(ValueError("--catalog and --engine ray write Parquet shards: pass --shards DIR"))
+        if backend != "st":
+            _fail(ValueError("--backend onnx/onnx-int8 applies to dataset encoding into the cache; "
+                             "--shards encoding uses the PyTorch backend"))
+        return encode_shards(shards, engine=engine, catalog=catalog, dataset=dataset, data_dir=data_dir,
+                             encoder=encoder, pooling=pooling, text_fields=text_fields, id_column=id_column,
+                             text_column=text_column, shard_size=shard_size, batch_size=batch_size,
+                             concurrency=concurrency, ray_address=ray_address)
+    if dataset is None:
+        _fail(ValueError("give --dataset (or --catalog FILE --shards DIR)"))
+    if backend not in ("st", "onnx", "onnx-int8"):
+        _fail(ValueError(f"--backend must be st, onnx or onnx-int8, got {backend!r}"))
     from lmrec.data.registry import load_dataset
     from lmrec.pipeline import ExperimentConfig, encode_items
 
     cfg = ExperimentConfig(dataset=dataset, model="embknn", data_dir=data_dir, encoder=encoder, pooling=pooling,
-                           text_fields=text_fields.split(",") if text_fields else None, cache_dir=cache_dir)
+                           text_fields=text_fields.split(",") if text_fields else None, cache_dir=cache_dir,
+                           backend=backend)
     try:
         ds = load_dataset(dataset, data_dir)
         vectors, report = encode_items(ds, cfg, show_progress=True)
@@ -249,7 +282,22 @@ def quickstart(data_dir: Optional[str] = DataDir,
         _fail(exc)
 
 
-# --- Command groups of feature modules: one `app.add_typer(...)` / `app.command()(...)` line each. ---
+# --- Command groups of feature modules (each module imports its heavy dependencies lazily). ---
+from lmrec.cli.compress import compress as _compress  # noqa: E402
+from lmrec.cli.index import app as _index_app  # noqa: E402
+from lmrec.cli.news import app as _news_app  # noqa: E402
+from lmrec.cli.serve import serve as _serve  # noqa: E402
+from lmrec.cli.transfer import finetune as _finetune, pretrain as _pretrain, transfer as _transfer  # noqa: E402
+from lmrec.cli.users import users_app as _users_app  # noqa: E402
+
+app.command("pretrain")(_pretrain)
+app.command("finetune")(_finetune)
+app.command("transfer")(_transfer)
+app.command("compress")(_compress)
+app.command("serve")(_serve)
+app.add_typer(_index_app, name="index")
+app.add_typer(_news_app, name="news")
+app.add_typer(_users_app, name="users")
 
 
 def main() -> None:  # pragma: no cover - entry point

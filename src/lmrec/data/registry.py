@@ -15,6 +15,7 @@ Formats are recognised from file names only (nothing is parsed), so discovery is
 ``recbole``    ``X.train.inter`` (+ ``X.valid.inter``, ``X.test.inter``, …)
 ``lcrec``      ``X.item.json`` + ``X.inter.json``
 ``table``      ``lmrec.json`` (see :mod:`lmrec.data.loaders.generic`)
+``llmcdsr``    ``num.txt`` + ``train_A.txt`` + ``text_A.json`` … (:mod:`lmrec.data.loaders.llmcdsr`)
 =============  ===============================================================
 
 Folders in no known format (e.g. news data) are skipped silently.
@@ -77,6 +78,10 @@ class DatasetInfo:
             return load_lcrec(self.path, self.name, dataset=self.category)
         if self.format == "table":
             return load_table_folder(self.path, self.name)
+        if self.format == "llmcdsr":
+            from lmrec.data.loaders.llmcdsr import load_llmcdsr
+
+            return load_llmcdsr(self.path, self.name)
         raise ValueError(f"dataset {self.name!r}: unknown format {self.format!r}")
 
 
@@ -109,6 +114,10 @@ def detect_datasets(folder: Path, name: str) -> list[DatasetInfo]:
         return [DatasetInfo(name, "table", folder)]
     if detect_movielens_layout(folder):
         return [DatasetInfo(name, "movielens", folder)]
+    from lmrec.data.loaders.llmcdsr import is_llmcdsr_folder
+
+    if is_llmcdsr_folder(folder):
+        return [DatasetInfo(name, "llmcdsr", folder)]
     found = [DatasetInfo(f"{name}/{c}", "amazon2018", folder, c)
              for c in amazon2018_categories(folder)]
     for fmt, prefixes in (("recbole", recbole_datasets(folder)), ("lcrec", lcrec_datasets(folder))):

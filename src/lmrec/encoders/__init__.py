@@ -6,7 +6,11 @@
   packaged all-MiniLM-L6-v2 (384-d, offline).
 - :class:`HFEncoder` — any ``transformers`` model with ``cls`` / ``mean`` / ``last_token``
   pooling (:mod:`lmrec.encoders.pooling`), decoder LLMs and GGUF files included.
-- :func:`load_encoder` — name or path → encoder.
+- :class:`OnnxEncoder` — sentence-transformers models exported by lmrec to ONNX and run by
+  ONNX Runtime, fp32 or dynamically quantized int8 (``load_encoder(..., backend="onnx-int8")``).
+- :mod:`lmrec.encoders.cpu` — thread settings and run-time bf16 detection (``bf16=True``).
+- :mod:`lmrec.encoders.gguf` — GGUF decoder weights converted once to safetensors (SmolLM2).
+- :func:`load_encoder` — name or path (and ``backend``) → encoder.
 - :func:`encode_cached` / :class:`EmbeddingCache` — resumable on-disk cache keyed by encoder
   identity, text-template version and text.
 
@@ -32,6 +36,7 @@ from lmrec.encoders.base import (
 from lmrec.encoders.cache import CacheStats, EmbeddingCache, default_cache_root, encode_cached
 from lmrec.encoders.factory import load_encoder
 from lmrec.encoders.hf import HFEncoder
+from lmrec.encoders.onnx import OnnxEncoder
 from lmrec.encoders.pooling import POOLINGS, cls_pool, last_token_pool, mean_pool
 from lmrec.encoders.sentence_transformer import SentenceTransformerEncoder
 
@@ -41,6 +46,7 @@ __all__ = [
     "EmbeddingCache",
     "HFEncoder",
     "ModelNotAvailableError",
+    "OnnxEncoder",
     "ResolvedModel",
     "SentenceTransformerEncoder",
     "TextEncoder",

@@ -6,7 +6,11 @@ lives here so that every backend honours it the same way:
 - **Empty-text policy.** Empty or whitespace-only texts are never sent to the model; their
   row is all zeros (see :func:`lmrec.data.text.build_item_texts`, which counts them).
   Downstream code can recognise them by their zero norm.
-- **Length-sorted batching** (:func:`length_sorted_batches`): texts are sorted by length,
+- **Identical texts are encoded once**: :meth:`TextEncoder.encode` sends each distinct
+  non-empty text to the model once and copies its vector to every row holding it
+  (``last_dedup`` = ``(non-empty rows, distinct texts)`` of the latest call).
+- **Length-sorted batching** (:func:`length_sorted_batches`): texts are sorted by *token*
+  count (the model's own tokenizer, capped at ``max_length``; characters break ties),
   longest first, so each batch pads to similar lengths (and an out-of-memory error shows up
   on the first batch rather than the last), then scattered back to input order. The result
   does not depend on ``batch_size`` beyond float rounding (cosine ≥ 0.9999, tested).
@@ -122,6 +126,8 @@ class TextEncoder(ABC):
     """
 
     backend: str = "abstract"
+    last_dedup: tuple[int, int] | None = None
+    """``(non-empty rows, distinct texts)`` of the latest :meth:`encode` call."""
 
     # -- to implement ---------------------------------------------------------------------
 
@@ -190,26 +196,40 @@ class TextEncoder(ABC):
             names the first offending indices.
         """
         texts = validate_texts(texts)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        rows = np.array([i for i, t in enumerate(texts) if not is_empty_text(t)], dtype=np.int64)
-        if rows.size == 0:
+        # Identical texts are encoded once: ``unique`` holds the first row of each distinct
+        # non-empty text, ``inverse`` maps every non-empty row to its distinct text.
+        first_row: dict[str, int] = {}
+        rows_list: list[int] = []
+        inverse_list: list[int] = []
+        for i, t in enumerate(texts):
+            if is_empty_text(t):
+                continue
+            rows_list.append(i)
+            inverse_list.append(first_row.setdefault(t, len(first_row)))
+        if not rows_list:
             return out
-        batches = length_sorted_batches([len(texts[i]) for i in rows], batch_size)
+        unique = list(first_row)  # distinct non-empty texts, first-seen order
+        self.last_dedup = (len(rows_list), len(unique))
+        unique_vecs = np.zeros((len(unique), self.dim), dtype=np.float32)
+        batches = length_sorted_batches(self._sort_lengths(unique), batch_size)
 
         from tqdm.auto import tqdm
 
-        with tqdm(total=int(rows.size), disable=not show_progress, unit="text",
+        with tqdm(total=len(unique), disable=not show_progress, unit="text",
                   desc=f"encoding ({self.backend})") as bar:
-            for batch in batches:
-                idx = rows[batch]
-                vecs = np.asarray(self._encode_batch([texts[i] for i in idx]), dtype=np.float32)
+            for idx in batches:
+                vecs = np.asarray(self._encode_batch([unique[i] for i in idx]), dtype=np.float32)
                 if vecs.shape != (len(idx), self.dim):
                     raise RuntimeError(
                         f"{type(self).__name__}._encode_batch returned shape {vecs.shape}, "
                         f"expected {(len(idx), self.dim)}"
                     )
-                out[idx] = vecs
+                unique_vecs[idx] = vecs
                 bar.update(len(idx))
+        out[np.asarray(rows_list, dtype=np.int64)] = unique_vecs[np.asarray(inverse_list, dtype=np.int64)]
         bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
         if bad.size:
             raise FloatingPointError(
@@ -218,6 +238,17 @@ class TextEncoder(ABC):
                 f"try dtype='bfloat16' or 'float32'"
             )
         return out
+
+    def _sort_lengths(self, texts: list[str]) -> np.ndarray:
+        """Sort keys for batching: token count (capped at :attr:`max_length`) then characters.
+
+        Batches are padded to their longest *token* sequence, so tokens are what must be
+        similar within a batch; characters only break ties (a cheap proxy among texts
+        truncated to the same length). Returns int64 ``[len(texts)]`` keys, larger = longer.
+        """
+        tokens = np.minimum(np.asarray(self._token_lengths(texts), dtype=np.int64), self.max_length)
+        chars = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        return tokens * (int(chars.max(initial=0)) + 1) + chars
 
     def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
         """Untruncated token count of each text, to report truncation.

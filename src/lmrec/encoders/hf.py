@@ -63,7 +63,9 @@ class HFEncoder(TextEncoder):
         identity, so it keys the cache.
     gguf_file:
         Name of a ``.gguf`` file inside ``model`` to load (dequantised by transformers; needs
-        the ``gguf`` package). The weights fingerprint then covers that file only.
+        the ``gguf`` package). The weights fingerprint then covers that file only. The
+        dequantised model is saved once as safetensors in the cache
+        (:func:`lmrec.encoders.gguf.gguf_to_safetensors`) and loaded from there afterwards.
     device:
         torch device string.
     dtype:
@@ -72,6 +74,10 @@ class HFEncoder(TextEncoder):
     padding_side:
         ``"left"``, ``"right"`` or ``None`` (the tokenizer's own). Does not change the
         vectors; exposed for parity checks and for models documented with left padding.
+    bf16:
+        Run the forward pass under CPU bfloat16 autocast (weights stay in ``dtype``). Used
+        only where :func:`lmrec.encoders.cpu.bf16_supported` detects native support, else a
+        warning and no autocast; the identity's ``dtype`` gains ``"+bf16-autocast"`` when on.
 
     Raises
     ------
@@ -95,6 +101,7 @@ class HFEncoder(TextEncoder):
         device: str = "cpu",
         dtype: str = "float32",
         padding_side: Literal["left", "right"] | None = None,
+        bf16: bool = False,
     ) -> None:
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {sorted(POOLINGS)}, got {pooling!r}")
@@ -117,11 +124,13 @@ class HFEncoder(TextEncoder):
         self.dtype = dtype
 
         kwargs: dict[str, Any] = {"local_files_only": True}
+        path = str(self._resolved.path)
         if gguf_file is not None:
             if not (self._resolved.path / gguf_file).is_file():
                 raise FileNotFoundError(f"no GGUF file {gguf_file!r} in {self._resolved.path}")
-            kwargs["gguf_file"] = gguf_file
-        path = str(self._resolved.path)
+            from lmrec.encoders.gguf import gguf_to_safetensors
+
+            path = str(gguf_to_safetensors(self._resolved.path / gguf_file))
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         net = AutoModel.from_pretrained(path, dtype=getattr(torch, dtype), **kwargs)
         if getattr(net.config, "is_encoder_decoder", False) and hasattr(net, "get_encoder"):
@@ -152,6 +161,16 @@ class HFEncoder(TextEncoder):
         self._pass_positions = "position_ids" in params and not positions_from_padding(net)
         self._tokenizer = tokenizer
         self._model = net
+
+        from lmrec.encoders.cpu import bf16_supported
+
+        self.bf16_active = False
+        if bf16:
+            if str(device).startswith("cpu") and bf16_supported():
+                self.bf16_active = True
+            else:
+                warnings.warn(f"bf16=True but bfloat16 autocast is not natively supported here "
+                              f"(device {device!r}); encoding in {dtype}", stacklevel=2)
 
         cfg = net.config
         dim = getattr(cfg, "hidden_size", None) or getattr(cfg, "d_model", None)
@@ -192,7 +211,7 @@ class HFEncoder(TextEncoder):
             "max_length": self._max_length,
             "normalize": self.normalize,
             "prefix": self.prefix,
-            "dtype": self.dtype,
+            "dtype": self.dtype + ("+bf16-autocast" if self.bf16_active else ""),
             "dim": self._dim,
         }
 
@@ -203,6 +222,14 @@ class HFEncoder(TextEncoder):
             )
             self._identity = {**self._settings(), "weights": weights, "config": config}
         return dict(self._identity)
+
+    def encode(self, texts, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        """As :meth:`TextEncoder.encode`; under bf16 autocast the whole call shares one autocast
+        region, so the bf16 copies of the weights are made once per call, not once per batch."""
+        from lmrec.encoders.cpu import bf16_autocast
+
+        with bf16_autocast(self.bf16_active):
+            return super().encode(texts, batch_size=batch_size, show_progress=show_progress)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -224,7 +251,9 @@ class HFEncoder(TextEncoder):
         if self._padding_side == "left" and self._pass_positions:
             # Each text gets positions 0..len-1 as under right padding; pads get 0 (masked).
             inputs["position_ids"] = (mask.long().cumsum(dim=-1) - 1).clamp(min=0)
-        with torch.inference_mode():
+        from lmrec.encoders.cpu import bf16_autocast
+
+        with torch.inference_mode(), bf16_autocast(self.bf16_active):
             hidden = self._model(**inputs).last_hidden_state  # [batch, seq_len, dim]
             pooled = POOLINGS[self.pooling](hidden, mask).float()  # [batch, dim]
             if self.normalize:

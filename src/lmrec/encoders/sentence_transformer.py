@@ -55,6 +55,12 @@ class SentenceTransformerEncoder(TextEncoder):
     prefix:
         Instruction prepended to every non-empty text (passed as ``prompt`` to
         ``SentenceTransformer.encode``), e.g. ``"query: "`` for E5 models.
+    bf16:
+        Run the forward pass under bfloat16 autocast on CPU (float32 weights, bf16 matmuls).
+        Used only where :func:`lmrec.encoders.cpu.bf16_supported` detects native support;
+        elsewhere a warning is issued and float32 is used. :attr:`bf16_active` and the
+        identity's ``dtype`` (``"float32+bf16-autocast"``) tell which ran, so bf16 and float32
+        vectors are cached separately.
 
     Raises
     ------
@@ -79,8 +85,11 @@ class SentenceTransformerEncoder(TextEncoder):
         normalize: bool = True,
         max_length: int | None = None,
         prefix: str = "",
+        bf16: bool = False,
     ) -> None:
         from sentence_transformers import SentenceTransformer
+
+        from lmrec.encoders.cpu import bf16_supported
 
         if max_length is not None and max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
@@ -120,6 +129,15 @@ class SentenceTransformerEncoder(TextEncoder):
             dim = int(np.asarray(st.encode(["dimension probe"], convert_to_numpy=True)).shape[1])
         self._dim = int(dim)
         self._dtype = str(next(st.parameters()).dtype).removeprefix("torch.")
+        self.bf16_active = False
+        if bf16:
+            if str(device).startswith("cpu") and bf16_supported():
+                self.bf16_active = True
+                self._dtype += "+bf16-autocast"
+            else:
+                why = ("this CPU has no native bfloat16 support" if str(device).startswith("cpu")
+                       else f"device {device!r} is not a CPU")
+                warnings.warn(f"bf16=True but {why}; encoding in {self._dtype}", stacklevel=2)
         self._identity: dict[str, Any] | None = None
 
     # -- TextEncoder ----------------------------------------------------------------------
@@ -177,15 +195,32 @@ class SentenceTransformerEncoder(TextEncoder):
             self._identity = {**self._settings(), "weights": weights, "config": config}
         return dict(self._identity)
 
+    def encode(self, texts, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        """As :meth:`TextEncoder.encode`; under bf16 autocast the whole call shares one autocast
+        region, so the bf16 copies of the weights are made once per call, not once per batch."""
+        from lmrec.encoders.cpu import bf16_autocast
+
+        with bf16_autocast(self.bf16_active):
+            return super().encode(texts, batch_size=batch_size, show_progress=show_progress)
+
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        vecs = self._model.encode(
-            texts,
-            prompt=self.prefix or None,
-            batch_size=len(texts),
-            show_progress_bar=False,
-            convert_to_numpy=True,
-            normalize_embeddings=self.normalize,
-        )
+        from lmrec.encoders.cpu import bf16_autocast
+
+        with bf16_autocast(self.bf16_active):
+            vecs = self._model.encode(
+                texts,
+                prompt=self.prefix or None,
+                batch_size=len(texts),
+                show_progress_bar=False,
+                convert_to_tensor=True,
+                normalize_embeddings=False,
+            )
+        vecs = vecs.float()
+        if self.normalize:
+            import torch.nn.functional as F
+
+            vecs = F.normalize(vecs, p=2, dim=-1)
+        vecs = vecs.cpu().numpy()
         return np.asarray(vecs, dtype=np.float32)
 
     def _token_lengths(self, texts: list[str]) -> list[int]:

@@ -36,6 +36,9 @@ class TrainData:
         Where the model may write checkpoints while it trains (``None``: keep in memory).
     exclude_history:
         The evaluation protocol's history exclusion, so early stopping matches it.
+    ratings:
+        Explicit ratings aligned with the split (:func:`lmrec.models.multitask.split_ratings`),
+        given to models with ``needs_ratings = True`` when the dataset has ratings; else ``None``.
     """
 
     split: Split
@@ -44,6 +47,7 @@ class TrainData:
     run_dir: Path | None = None
     exclude_history: bool = True
     show_progress: bool = False
+    ratings: Any = None
 
 
 class Recommender(ABC):

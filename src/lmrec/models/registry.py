@@ -17,6 +17,13 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "sasrec-id": ("lmrec.models.sasrec:SASRec", {"item_input": "id"}),
     "sasrec-text": ("lmrec.models.sasrec:SASRec", {"item_input": "text"}),
     "sasrec-text-id": ("lmrec.models.sasrec:SASRec", {"item_input": "text-id"}),
+    "two-tower": ("lmrec.models.two_tower:TwoTower", {}),
+    "unisrec": ("lmrec.models.unisrec:UniSRec", {"freeze_transformer": False}),
+    "zesrec": ("lmrec.models.zesrec:ZESRec", {}),
+    "fusion": ("lmrec.models.fusion:Fusion", {}),
+    "lightgcn": ("lmrec.models.lightgcn:LightGCN", {"item_input": "id"}),
+    "lightgcn-text": ("lmrec.models.lightgcn:LightGCN", {"item_input": "text"}),
+    "multitask": ("lmrec.models.multitask:MultiTask", {}),
 }
 
 

@@ -65,10 +65,15 @@ def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
     import torch
 
     from lmrec.evaluation.ranking import evaluate_ranking
+    from lmrec.training.distributed import context
 
     cfg = model.config
     net = model.net_
     torch.manual_seed(data.seed)
+    dist = context()  # single process unless launched by torchrun (see lmrec.training.distributed)
+    train_net = dist.wrap(net)
+    if dist.enabled:  # dropout noise per rank; rank 0 keeps the single-process stream
+        torch.manual_seed(data.seed + dist.rank)
     rng = np.random.default_rng(data.seed)
     windows = training_windows(data.split.train, cfg["max_len"])
     if not windows:
@@ -91,10 +96,10 @@ def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
         t0 = time.perf_counter()
         net.train()
         total, n_batches = 0.0, 0
-        for idx in length_bucketed_batches(lengths, bs, rng):
+        for idx in dist.shard(length_bucketed_batches(lengths, bs, rng)):  # this rank's slice of each batch
             batch = [windows[i] for i in idx]
             seq = torch.from_numpy(left_pad(batch, cfg["max_len"] + 1))
-            loss = next_item_loss(net, seq, net.item_table(), candidates, position)
+            loss = next_item_loss(train_net, seq, net.item_table(), candidates, position)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -105,20 +110,20 @@ def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
                                      f"(lr={cfg['lr']})")
         valid = evaluate_ranking(model.score, data.split.valid, data.split.n_items, ks=(10,),
                                  exclude_history=data.exclude_history)
-        value = float(valid["metrics"][VALID_METRIC])
+        value = dist.from_main(float(valid["metrics"][VALID_METRIC]))
         improved = stopper.step(value, epoch, net.state_dict())
-        row = {"epoch": epoch, "loss": round(total / max(1, n_batches), 5), f"valid_{VALID_METRIC}": round(value, 5),
+        row = {"epoch": epoch, "loss": round(dist.mean(total / max(1, n_batches)), 5), f"valid_{VALID_METRIC}": round(value, 5),
                "seconds": round(time.perf_counter() - t0, 2)}
         history["epochs"].append(row)
-        if data.show_progress:
+        if data.show_progress and dist.is_main:
             print(f"  epoch {epoch:3d}  loss {row['loss']:.4f}  valid {VALID_METRIC} {value:.4f}"
                   f"{'  *' if improved else ''}  ({row['seconds']:.1f}s)", flush=True)
-        if improved and data.run_dir is not None:
+        if improved and data.run_dir is not None and dist.is_main:
             model.save(data.run_dir / "model")
         if stopper.should_stop:
             stopped = "patience"
             break
-        if cfg.get("max_train_seconds") and time.perf_counter() - start > cfg["max_train_seconds"]:
+        if cfg.get("max_train_seconds") and dist.from_main(time.perf_counter() - start) > cfg["max_train_seconds"]:
             stopped = "time"
             break
     net.load_state_dict(stopper.best_state)

@@ -1,0 +1,93 @@
+"""``lmrec pretrain`` / ``lmrec finetune`` / ``lmrec transfer``: thin wrappers of :mod:`lmrec.transfer`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from lmrec.cli.main import USER_ERRORS, DataDir, _fail
+
+
+def _print_metrics(result: dict) -> None:
+    from lmrec.evaluation.results import format_table
+
+    m = result["metrics"]
+    rows = [{"split": p, **{k: round(v, 4) for k, v in m[p].items()
+                            if k.split("@")[0] in ("recall", "ndcg") and k.endswith(("@10", "@50"))}}
+            for p in ("valid", "test")]
+    typer.echo(format_table(rows, list(rows[0])))
+
+
+def pretrain(domains: str = typer.Option(..., "--domains", help="Comma-separated source dataset names."),
+             out: Path = typer.Option(..., "--out", help="Directory for the pre-trained model."),
+             model: str = typer.Option("unisrec", help="unisrec | zesrec"),
+             target: Optional[str] = typer.Option(None, help="Dataset to transfer to later: refuse sources of its "
+                                                             "domain, remove shared items."),
+             encoder: Optional[str] = typer.Option(None, help="Encoder name or local path."),
+             data_dir: Optional[str] = DataDir,
+             max_users_per_domain: Optional[int] = typer.Option(None, help="Sample at most this many users per domain."),
+             epochs: int = typer.Option(10, help="Pre-training epochs."),
+             max_train_seconds: float = typer.Option(0.0, help="Wall-time budget in seconds (0 = none)."),
+             seed: int = typer.Option(0, help="Seed for everything.")) -> None:
+    """Pre-train UniSRec (or ZESRec) on several domains at once; writes OUT/config.json + weights."""
+    from lmrec.transfer import run_pretrain
+
+    try:
+        path = run_pretrain([d.strip() for d in domains.split(",") if d.strip()], out, model=model, target=target,
+                            encoder=encoder, data_dir=data_dir, max_users_per_domain=max_users_per_domain,
+                            epochs=epochs, max_train_seconds=max_train_seconds, seed=seed, echo=typer.echo)
+    except USER_ERRORS as exc:
+        _fail(exc)
+    typer.echo(f"wrote {path}")
+
+
+def finetune(from_dir: Path = typer.Option(..., "--from", help="Directory written by `lmrec pretrain`."),
+             dataset: str = typer.Option(..., "--dataset", help="Target dataset."),
+             mode: str = typer.Option("inductive", help="inductive (text only) | transductive (text + ID)"),
+             train_transformer: bool = typer.Option(False, "--train-transformer",
+                                                    help="Also train the Transformer (default: frozen, as UniSRec)."),
+             out: Optional[Path] = typer.Option(None, "--out", help="Run directory for metrics.json and the model."),
+             encoder: Optional[str] = typer.Option(None, help="Must be the pre-training encoder."),
+             data_dir: Optional[str] = DataDir,
+             include_history: bool = typer.Option(False, "--include-history",
+                                                  help="Keep history items as candidates (RecBole full sort)."),
+             train_fraction: float = typer.Option(1.0, help="Share of target training users kept (few-shot)."),
+             epochs: int = typer.Option(100, help="Max epochs."),
+             max_train_seconds: float = typer.Option(0.0, help="Training time budget in seconds (0 = none)."),
+             seed: int = typer.Option(0, help="Seed for everything.")) -> None:
+    """Fine-tune a pre-trained UniSRec on a target dataset and evaluate it."""
+    from lmrec.transfer import run_finetune
+
+    try:
+        res = run_finetune(from_dir, dataset, mode=mode, train_transformer=train_transformer, out=out,
+                           encoder=encoder, data_dir=data_dir, include_history=include_history, seed=seed,
+                           train_fraction=train_fraction, epochs=epochs, max_train_seconds=max_train_seconds,
+                           show_progress=True)
+    except USER_ERRORS as exc:
+        _fail(exc)
+    _print_metrics(res)
+    if out is not None:
+        typer.echo(f"wrote {out / 'metrics.json'}")
+
+
+def transfer(from_dir: Path = typer.Option(..., "--from", help="Directory written by `lmrec pretrain`."),
+             dataset: str = typer.Option(..., "--dataset", help="Target dataset (never trained on)."),
+             out: Optional[Path] = typer.Option(None, "--out", help="Run directory for metrics.json."),
+             encoder: Optional[str] = typer.Option(None, help="Must be the pre-training encoder."),
+             data_dir: Optional[str] = DataDir,
+             include_history: bool = typer.Option(False, "--include-history",
+                                                  help="Keep history items as candidates (RecBole full sort).")) -> None:
+    """Zero-shot evaluation on a new domain: no target training data is read (asserted)."""
+    from lmrec.transfer import run_transfer
+
+    try:
+        res = run_transfer(from_dir, dataset, out=out, encoder=encoder, data_dir=data_dir,
+                           include_history=include_history)
+    except USER_ERRORS as exc:
+        _fail(exc)
+    _print_metrics(res)
+    typer.echo("target training data read: 0 times (zero-shot)")
+    if out is not None:
+        typer.echo(f"wrote {out / 'metrics.json'}")

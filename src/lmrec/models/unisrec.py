@@ -1,0 +1,333 @@
+"""UniSRec: universal sequence representations from item text (Hou et al., KDD 2022).
+
+Y. Hou, S. Mu, W. X. Zhao, Y. Li, B. Ding, J.-R. Wen, "Towards Universal Sequence Representation
+Learning for Recommender Systems", KDD 2022.
+
+Item text vector ``x`` (frozen encoder) → **mixture-of-experts adaptor** of ``n_experts``
+parametric-whitening experts ``W_k (x − b_k)`` (learned centre ``b_k``, dropout on ``x``),
+combined by a softmax gate ``softmax(x G + ε ⊙ softplus(x G_noise))`` whose Gaussian noise ``ε``
+is used only while training (no top-k) → SASRec Transformer (2 layers, 2 heads, max length 50;
+the blocks of :mod:`lmrec.models.sasrec` are reused). Scores are cosine similarities over a
+temperature ``τ``: both the sequence output and the item representations are L2-normalised
+and divided by ``√τ`` so that their dot product is ``cos/τ``.
+
+Modes of the :class:`UniSRec` recommender:
+
+``"inductive"``
+    items are their text only (works for any item with text: cold items, new domains);
+``"transductive"``
+    text + a learnable ID embedding per item; the ID part is zero for items without training
+    interactions, which fall back to their text.
+
+Pre-training (sequence–item + sequence–sequence contrast over several domains) lives in
+:mod:`lmrec.training.pretrain`; :meth:`UniSRec.from_pretrained` starts fine-tuning from it,
+with the Transformer frozen (``freeze_transformer=True``, the paper's setting) or trained.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lmrec.models.base import Recommender, TrainData, save_atomic_npy
+from lmrec.models.sasrec import build_sasrec_net
+
+MODES = ("inductive", "transductive")
+
+
+class PWLayer(nn.Module):
+    """Parametric-whitening expert ``W (dropout(x) − b)``: ``[..., dim_in]`` → ``[..., dim_out]``.
+
+    ``b`` (``[dim_in]``) starts at zero; ``W`` has no bias (UniSRec Eq. 2).
+    """
+
+    def __init__(self, dim_in: int, dim_out: int, dropout: float = 0.2):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.bias = nn.Parameter(torch.zeros(dim_in))
+        self.lin = nn.Linear(dim_in, dim_out, bias=False)
+        nn.init.normal_(self.lin.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(self.dropout(x) - self.bias)
+
+
+class MoEAdaptor(nn.Module):
+    """Mixture of parametric-whitening experts with a noisy softmax gate (UniSRec Eq. 3–4).
+
+    Parameters
+    ----------
+    dim_in, dim_out:
+        Text vector size and output size (300 in the paper).
+    n_experts:
+        Number of experts (8).
+    dropout:
+        Dropout on the expert inputs (0.2).
+
+    ``forward(x)``: ``float [..., dim_in]`` → ``float [..., dim_out]``; :meth:`gate` gives the
+    ``[..., n_experts]`` weights (rows sum to 1). During training the gate logits get Gaussian
+    noise scaled by ``softplus(x W_noise)`` (input-dependent); in eval mode the gate is
+    deterministic. All experts are used (no top-k).
+    """
+
+    def __init__(self, dim_in: int, dim_out: int = 300, n_experts: int = 8, dropout: float = 0.2):
+        super().__init__()
+        self.experts = nn.ModuleList(PWLayer(dim_in, dim_out, dropout) for _ in range(n_experts))
+        self.w_gate = nn.Parameter(torch.zeros(dim_in, n_experts))
+        self.w_noise = nn.Parameter(torch.zeros(dim_in, n_experts))
+
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        logits = x @ self.w_gate
+        if self.training:
+            std = F.softplus(x @ self.w_noise) + 1e-2
+            logits = logits + torch.randn_like(logits) * std
+        return torch.softmax(logits, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.gate(x)                                                    # [..., k]
+        out = torch.stack([e(x) for e in self.experts], dim=-2)             # [..., k, dim_out]
+        return (g.unsqueeze(-1) * out).sum(dim=-2)
+
+
+class UniSRecNet(nn.Module):
+    """Adaptor + SASRec encoder (+ optional ID embedding) over a catalogue of text vectors.
+
+    Parameters
+    ----------
+    text_dim:
+        Size of the frozen text vectors.
+    hidden, n_layers, n_heads, inner, dropout, max_len:
+        Transformer (UniSRec: 300, 2, 2, 256, 0.5, 50).
+    n_experts, adaptor_dropout:
+        Adaptor (8, 0.2).
+    temperature:
+        ``τ`` of the cosine scores (0.07).
+
+    Buffers set by :meth:`set_catalog`: ``text`` ``float [n_items + 1, text_dim]`` (row 0 =
+    padding) and, in transductive mode, ``id_mask`` ``[n_items + 1, 1]``. Not saved: the
+    catalogue is data, the weights are domain-independent (except ``id_emb``).
+    """
+
+    def __init__(self, text_dim: int, hidden: int = 300, n_layers: int = 2, n_heads: int = 2, inner: int = 256,
+                 dropout: float = 0.5, max_len: int = 50, n_experts: int = 8, adaptor_dropout: float = 0.2,
+                 temperature: float = 0.07):
+        super().__init__()
+        self.adaptor = MoEAdaptor(text_dim, hidden, n_experts, adaptor_dropout)
+        # the SASRec blocks (position embedding, LayerNorm, causal Transformer) with an external item table
+        self.seq = build_sasrec_net(0, "id", None, hidden, n_layers, n_heads, inner, dropout, max_len, None)
+        self.scale = 1.0 / math.sqrt(temperature)
+        self.hidden = hidden
+        self.id_emb: nn.Embedding | None = None
+        self.register_buffer("text", torch.zeros(1, text_dim), persistent=False)
+
+    # -- catalogue --------------------------------------------------------------------
+    def set_catalog(self, text_vectors: np.ndarray, transductive: bool = False,
+                    warm: np.ndarray | None = None) -> None:
+        """Use ``text_vectors`` (``float32 [n_items, text_dim]``) as the item catalogue; with
+        ``transductive``, add an ID embedding (zeroed for items where ``warm`` is False)."""
+        tv = torch.as_tensor(np.asarray(text_vectors, dtype=np.float32))
+        self.text = torch.cat([torch.zeros(1, tv.shape[1]), tv])
+        if transductive:
+            n = tv.shape[0]
+            self.id_emb = nn.Embedding(n + 1, self.hidden, padding_idx=0)
+            nn.init.normal_(self.id_emb.weight, std=0.02)
+            with torch.no_grad():
+                self.id_emb.weight[0].zero_()
+            mask = torch.ones(n + 1) if warm is None else torch.cat([torch.zeros(1), torch.as_tensor(warm, dtype=torch.float32)])
+            self.register_buffer("id_mask", mask.unsqueeze(1), persistent=False)
+        else:
+            self.id_emb = None
+
+    def represent(self, text: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw item representations ``[m, hidden]`` of text vectors ``[m, text_dim]`` (+ ID rows ``ids``)."""
+        out = self.adaptor(text)
+        if self.id_emb is not None and ids is not None:
+            out = out + self.id_emb(ids) * self.id_mask[ids]
+        return out
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """``x / ‖x‖ · 1/√τ`` so that dot products are cosine / τ."""
+        return F.normalize(x, dim=-1) * self.scale
+
+    def input_table(self) -> torch.Tensor:
+        """``float [n_items + 1, hidden]`` raw (un-normalised) catalogue representations, row 0 = 0.
+
+        This is what the Transformer reads, in pre-training (:func:`lmrec.training.pretrain.pretrain_unisrec`
+        feeds the raw adaptor outputs of the batch's items), fine-tuning and scoring alike, as in
+        the UniSRec code; only the *scores* use the normalised rows of :meth:`item_table`.
+        """
+        ids = torch.arange(1, self.text.shape[0])
+        rows = self.represent(self.text[1:], ids)
+        return torch.cat([rows.new_zeros(1, rows.shape[1]), rows])
+
+    def item_table(self) -> torch.Tensor:
+        """``float [n_items + 1, hidden]`` normalised catalogue representations (row 0 = 0), for scoring.
+
+        The raw table it was computed from is kept so that :meth:`forward` given this table feeds
+        the Transformer the same (same dropout / gate noise) raw rows.
+        """
+        raw = self.input_table()
+        table = torch.cat([raw[:1], self.normalise(raw[1:])])
+        self._last_tables = (table, raw)
+        return table
+
+    def encode(self, seq: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """Raw Transformer output ``[b, L, hidden]`` of ``seq`` (``int64 [b, L]`` rows of ``table``,
+        a *raw* table such as :meth:`input_table`)."""
+        return self.seq(seq, table)
+
+    def forward(self, seq: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised sequence outputs ``[b, L, hidden]`` (the trainer's interface).
+
+        ``table`` is the normalised *output* table the caller scores against (from
+        :meth:`item_table`); the Transformer always reads the raw representations
+        (:meth:`input_table`) — feeding it the normalised rows (norm ``1/√τ`` ≈ 3.8 instead of the
+        ≈ 0.5 it saw in pre-training) was a pre-training/transfer mismatch.
+        """
+        last = getattr(self, "_last_tables", None)
+        raw = last[1] if table is not None and last is not None and last[0] is table else self.input_table()
+        return self.normalise(self.encode(seq, raw))
+
+    def transformer_parameters(self) -> list[nn.Parameter]:
+        """Parameters frozen by ``freeze_transformer``: position embedding, LayerNorm, Transformer."""
+        return [p for name, p in self.seq.named_parameters() if not name.startswith("id_emb")]
+
+
+def build_unisrec_net(text_dim: int, config: dict[str, Any]) -> UniSRecNet:
+    """A :class:`UniSRecNet` from a :class:`UniSRec` / pre-training config dict."""
+    keys = ("hidden", "n_layers", "n_heads", "inner", "dropout", "max_len", "n_experts", "adaptor_dropout",
+            "temperature")
+    return UniSRecNet(text_dim, **{k: config[k] for k in keys if k in config})
+
+
+class UniSRec(Recommender):
+    """UniSRec recommender: train from scratch on one domain, or fine-tune a pre-trained net.
+
+    Parameters
+    ----------
+    mode:
+        ``"inductive"`` (text only) or ``"transductive"`` (text + ID), see module docstring.
+    freeze_transformer:
+        Keep the Transformer (position embedding, LayerNorm, attention blocks) fixed while
+        fine-tuning a pre-trained model (paper default ``True``); must be ``False`` when training
+        from scratch.
+    hidden, n_layers, n_heads, inner, dropout, max_len, n_experts, adaptor_dropout, temperature:
+        Architecture (UniSRec defaults: 300, 2, 2, 256, 0.5, 50, 8, 0.2, 0.07).
+    lr, batch_size, epochs, patience, max_train_seconds, weight_decay, train_negatives:
+        Fine-tuning: full softmax over the catalogue at every position (see
+        :func:`lmrec.training.trainer.train_sequential`), Adam, early stopping on valid NDCG@10.
+
+    Attributes
+    ----------
+    net_:
+        The trained :class:`UniSRecNet`.
+    init_state_:
+        Pre-trained weights the fit starts from (``None``: from scratch).
+    """
+
+    name = "unisrec"
+    sequential = True
+    needs_item_vectors = True
+
+    def __init__(self, mode: str = "inductive", freeze_transformer: bool = True, hidden: int = 300,
+                 n_layers: int = 2, n_heads: int = 2, inner: int = 256, dropout: float = 0.5, max_len: int = 50,
+                 n_experts: int = 8, adaptor_dropout: float = 0.2, temperature: float = 0.07, lr: float = 1e-3,
+                 weight_decay: float = 0.0, batch_size: int = 256, epochs: int = 100, patience: int = 5,
+                 max_train_seconds: float = 0.0, train_negatives: str = "all", pretrained_from: str | None = None):
+        if mode not in MODES:
+            raise ValueError(f"UniSRec mode must be one of {MODES}, got {mode!r}")
+        if not isinstance(freeze_transformer, bool):
+            raise ValueError(f"freeze_transformer must be true or false, got {freeze_transformer!r}")
+        if hidden % n_heads:
+            raise ValueError(f"UniSRec hidden ({hidden}) must be divisible by n_heads ({n_heads})")
+        if temperature <= 0 or lr <= 0 or n_experts < 1:
+            raise ValueError("UniSRec needs temperature > 0, lr > 0 and n_experts ≥ 1")
+        super().__init__(mode=mode, freeze_transformer=freeze_transformer, hidden=hidden, n_layers=n_layers,
+                         n_heads=n_heads, inner=inner, dropout=dropout, max_len=max_len, n_experts=n_experts,
+                         adaptor_dropout=adaptor_dropout, temperature=temperature, lr=lr,
+                         weight_decay=weight_decay, batch_size=batch_size, epochs=epochs, patience=patience,
+                         max_train_seconds=max_train_seconds, train_negatives=train_negatives,
+                         pretrained_from=pretrained_from)
+        self.init_state_: dict[str, torch.Tensor] | None = None
+
+    @classmethod
+    def from_pretrained(cls, pretrained, mode: str = "inductive", freeze_transformer: bool = True,
+                        **params: Any) -> "UniSRec":
+        """A recommender that fine-tunes ``pretrained`` (a :class:`~lmrec.models.pretrained.PretrainedModel`
+        of kind ``"unisrec"``); the architecture comes from the pre-trained config.
+
+        Raises
+        ------
+        ValueError
+            If ``pretrained`` is not a UniSRec pre-training.
+        """
+        if pretrained.kind != "unisrec":
+            raise ValueError(f"{pretrained.path or 'this pre-trained model'} is a {pretrained.kind!r} model, "
+                             "not UniSRec; fine-tune it with its own class")
+        arch = {k: pretrained.config[k] for k in ("hidden", "n_layers", "n_heads", "inner", "dropout", "max_len",
+                                                  "n_experts", "adaptor_dropout", "temperature")}
+        model = cls(mode=mode, freeze_transformer=freeze_transformer, pretrained_from=str(pretrained.path or ""),
+                    **{**arch, **params})
+        model.init_state_ = dict(pretrained.state)
+        return model
+
+    def _build(self, item_vectors: np.ndarray, warm: np.ndarray | None) -> None:
+        c = self.config
+        self.net_ = build_unisrec_net(item_vectors.shape[1], c)
+        self.net_.set_catalog(item_vectors, transductive=c["mode"] == "transductive", warm=warm)
+        self.warm_items_ = warm
+        self.n_items_ = len(item_vectors)
+
+    def fit(self, data: TrainData) -> "UniSRec":
+        from lmrec.training.trainer import train_sequential
+
+        if data.item_vectors is None:
+            raise ValueError("UniSRec needs item text vectors")
+        if self.init_state_ is None and self.config["freeze_transformer"]:
+            raise ValueError("UniSRec from scratch cannot freeze its randomly initialised Transformer; pass "
+                             "freeze_transformer=False, or fine-tune a pre-trained model (UniSRec.from_pretrained)")
+        self._build(data.item_vectors, data.split.warm_items)
+        if self.init_state_ is not None:
+            missing, unexpected = self.net_.load_state_dict(self.init_state_, strict=False)
+            if unexpected or any(not k.startswith("id_emb") for k in missing):
+                raise ValueError(f"pre-trained weights do not fit this UniSRec: missing {missing}, "
+                                 f"unexpected {unexpected}")
+            if self.config["freeze_transformer"]:
+                for p in self.net_.transformer_parameters():
+                    p.requires_grad_(False)
+        self.history_ = train_sequential(self, data)
+        self.history_["trainable_parameters"] = int(sum(p.numel() for p in self.net_.parameters() if p.requires_grad))
+        return self
+
+    def score(self, users: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
+        from lmrec.training.sequences import left_pad
+
+        self.net_.eval()
+        with torch.inference_mode():
+            table = self.net_.item_table()
+            seq = torch.from_numpy(left_pad(histories, self.config["max_len"]))
+            h = self.net_(seq, table)[:, -1]
+            return (h @ table[1:].T).float().numpy()
+
+    def _save_weights(self, path: Path) -> None:
+        from lmrec.training.checkpoint import save_state
+
+        save_state(path / "model.safetensors", self.net_.state_dict())
+        if self.warm_items_ is not None:
+            save_atomic_npy(path / "warm_items.npy", self.warm_items_)
+
+    def _load_weights(self, path: Path, item_vectors: np.ndarray | None) -> None:
+        from lmrec.training.checkpoint import load_state
+
+        if item_vectors is None:
+            raise ValueError(f"{path}: UniSRec needs the item text vectors to load")
+        state = load_state(path / "model.safetensors")
+        warm = np.load(path / "warm_items.npy") if (path / "warm_items.npy").exists() else None
+        self._build(item_vectors, warm)
+        self.net_.load_state_dict(state)

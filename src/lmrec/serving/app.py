@@ -1,0 +1,152 @@
+"""FastAPI app over a :class:`~lmrec.serving.service.RecommendationService`.
+
+Endpoints (interactive OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
+
+``GET /healthz``
+    model, live item count, vector dimension, index kind.
+``POST /recommend``
+    ``{"user_id": …}`` or ``{"history": [item ids], "text": "profile"}`` (either or both), ``k``
+    → top-k items with scores and titles.
+``GET /items/{item_id}`` / ``GET /items/{item_id}/similar?k=``
+    an item; the items closest to it.
+``POST /items``
+    one item ``{"item_id", "title", "text" | "fields"}`` or ``{"items": [...]}`` → encoded with
+    the run's text encoder, journaled and indexed; servable when the answer (201) arrives.
+``DELETE /items/{item_id}``
+    remove an item from the catalog and from answers.
+
+Errors: ``404`` unknown user/item id, ``409`` id already exists or the run cannot take new
+items, ``413`` body too large, ``422`` invalid or oversized input (pydantic lists the fields),
+``500`` with a one-line body (details go to the server log, never to the client).
+"""
+
+# no `from __future__ import annotations`: FastAPI reads the endpoint annotations at runtime
+
+import logging
+import os
+from typing import Any, Union
+
+from lmrec.serving.schemas import (Added, Deleted, Error, Health, ItemInfo, Limits, Recommendations,
+                                   request_models)
+
+log = logging.getLogger("lmrec.serving")
+
+
+def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None, index_kind: str = "flat",
+               encoder: Any = None, limits: Limits | None = None, data_dir: str | None = None,
+               state_dir: str | os.PathLike | None = None, max_body_bytes: int = 4 << 20):
+    """Build the FastAPI application for one trained run.
+
+    Parameters
+    ----------
+    run_dir:
+        Run directory from ``lmrec train`` (ignored when ``service`` is given).
+    service:
+        An existing :class:`~lmrec.serving.service.RecommendationService` to expose.
+    index_kind:
+        ``flat`` (exact), ``hnsw`` or ``ivfpq`` (compressed), see :mod:`lmrec.index.ann`.
+    encoder:
+        Text encoder to use instead of loading the run's (tests inject a small one).
+    limits:
+        Input limits (:class:`~lmrec.serving.schemas.Limits`; defaults if ``None``).
+    data_dir, state_dir:
+        Passed to the service.
+    max_body_bytes:
+        Requests with a larger ``Content-Length`` are refused with ``413``.
+
+    Returns
+    -------
+    fastapi.FastAPI
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        From :class:`~lmrec.serving.service.RecommendationService` (bad run, corrupt store,
+        wrong encoder) — the app refuses to start rather than serve a damaged catalog.
+    """
+    from fastapi import FastAPI, Query, Request
+    from fastapi.responses import JSONResponse
+
+    from lmrec.serving.service import RecommendationService
+
+    if service is None:
+        if run_dir is None:
+            raise ValueError("create_app needs run_dir or service")
+        service = RecommendationService(run_dir, index_kind=index_kind, encoder=encoder, data_dir=data_dir,
+                                        state_dir=state_dir)
+    limits = limits or Limits()
+    models = request_models(limits)
+    RecommendRequest, NewItem, NewItems = models["RecommendRequest"], models["NewItem"], models["NewItems"]
+
+    app = FastAPI(title="lmrec recommendation service",
+                  description=f"Recommendations from the trained run `{service.run_dir}` "
+                              f"({service.run.config.model}); see lmrec.serving.space for how users are scored.",
+                  version="1")
+    app.state.service = service
+    errors = {404: {"model": Error}, 409: {"model": Error}, 413: {"model": Error}}
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > max_body_bytes:
+            return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(KeyError)
+    async def _not_found(request: Request, exc: KeyError):
+        return JSONResponse({"detail": str(exc.args[0]) if exc.args else "not found"}, status_code=404)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):  # no stack trace to clients
+        log.exception("error while serving %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"},
+                            status_code=500)
+
+    def _recs(rows) -> Recommendations:
+        return Recommendations(items=[r.__dict__ for r in rows])
+
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    def healthz() -> Health:
+        """Liveness and what is being served."""
+        info = service.info().__dict__
+        return Health(status="ok", **{k: v for k, v in info.items() if k != "run_dir"})
+
+    @app.post("/recommend", response_model=Recommendations, responses=errors, tags=["recommend"])
+    def recommend(req: RecommendRequest) -> Any:  # type: ignore[valid-type]
+        """Top-k items for a known user id, an ad-hoc history of item ids, and/or free profile text."""
+        try:
+            return _recs(service.recommend(user_id=req.user_id, history=req.history, text=req.text, k=req.k,
+                                           exclude_history=req.exclude_history))
+        except ValueError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.get("/items/{item_id}", response_model=ItemInfo, responses=errors, tags=["items"])
+    def get_item(item_id: str) -> Any:
+        """One live item."""
+        return ItemInfo(**service.item(item_id))
+
+    @app.get("/items/{item_id}/similar", response_model=Recommendations, responses=errors, tags=["items"])
+    def similar(item_id: str, k: int = Query(10, ge=1, le=limits.max_k)) -> Any:
+        """The k live items closest to an item (the item itself left out)."""
+        return _recs(service.similar(item_id, k))
+
+    @app.post("/items", response_model=Added, status_code=201, responses=errors, tags=["items"])
+    def add_items(body: Union[NewItems, NewItem]) -> Any:  # type: ignore[valid-type]
+        """Add one item or a batch; encoded with the run's encoder and servable when this returns."""
+        items = body.items if hasattr(body, "items") and isinstance(body.items, list) else [body]
+        try:
+            added = service.add_items([it.model_dump() for it in items])
+        except KeyError as exc:
+            return JSONResponse({"detail": str(exc.args[0])}, status_code=409)
+        except ValueError as exc:
+            status = 409 if not service.space.reads_text else 422
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+        return Added(added=added)
+
+    @app.delete("/items/{item_id}", response_model=Deleted, responses=errors, tags=["items"])
+    def delete_item(item_id: str) -> Any:
+        """Remove an item from the catalog and from all answers (persisted)."""
+        service.delete_item(item_id)
+        return Deleted(deleted=item_id)
+
+    return app

@@ -1,0 +1,151 @@
+"""How a trained run scores a user with an ANN index: user vector · item vector.
+
+The service answers ``/recommend`` with one inner-product search, so every served model is
+written as a *user vector* and an *item table* in one space, giving exactly the model's own
+scores (:meth:`lmrec.models.base.Recommender.score`) for an exact (``flat``) index:
+
+**Embedding-KNN** (``embknn``)
+    item vector = the L2-normalised text vector; user vector = the normalised mean of the
+    history's item vectors (the last ``last_n`` of them when the run sets it). Profile text is
+    encoded and counted as one more history item.
+**SASRec** (``sasrec-text``, ``sasrec-text-id``, ``sasrec-id``)
+    item vector = the model's item representation (the row of ``net.item_table()``, i.e.
+    ``text_proj(standardised text vector)`` [+ the ID embedding for items trained with one]);
+    user vector = the Transformer output at the last position of the history (Kang & McAuley,
+    ICDM 2018). Profile text is encoded, projected like an item, and placed as the last
+    history item.
+
+New items (``POST /items``) need their item vector from text alone. For ``embknn`` that is the
+normalised text vector; for the SASRec text variants it is the text projection applied to the
+text vector standardised with the *run's* per-dimension statistics (those the model was trained
+with, :func:`lmrec.models.sasrec.standardize_text_vectors`); an item without training
+interactions has no ID part in ``sasrec-text-id`` either, exactly as for the run's cold items.
+``sasrec-id`` has no text input: its items can be served but none can be added, and profile
+text is refused. Other models (``pop``) have no item representation and are not served.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+SERVED_MODELS = ("embknn", "sasrec")
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+class ItemSpace:
+    """User and item vectors of a trained model, for inner-product retrieval.
+
+    Parameters
+    ----------
+    model:
+        A fitted :class:`~lmrec.models.embknn.EmbeddingKNN` or :class:`~lmrec.models.sasrec.SASRec`.
+    base_text_vectors:
+        ``float32 [n_base, dim_text]`` the run's item text vectors (``None`` for ``sasrec-id``).
+
+    Attributes
+    ----------
+    dim:
+        Dimension of user/item vectors (``hidden`` for SASRec, the text dimension for embknn).
+    reads_text:
+        Whether items (and profiles) can be represented from text.
+
+    Raises
+    ------
+    ValueError
+        For a model that has no item representation (e.g. ``pop``).
+    """
+
+    def __init__(self, model: Any, base_text_vectors: np.ndarray | None):
+        self.model = model
+        self.kind = model.name
+        if self.kind not in SERVED_MODELS:
+            raise ValueError(f"model {model.name!r} has no item representation to retrieve with; "
+                             f"serve one of: embknn, sasrec-id, sasrec-text, sasrec-text-id")
+        if self.kind == "embknn":
+            self.reads_text = True
+            self.dim = int(base_text_vectors.shape[1])
+            self.last_n = int(model.config.get("last_n", 0))
+        else:
+            import torch
+
+            self.reads_text = "text" in model.config["item_input"]
+            self.max_len = int(model.config["max_len"])
+            self.net = model.net_.eval()
+            with torch.inference_mode():
+                self._base_table = self.net.item_table().detach().clone()  # [n_base + 1, hidden]
+            self.dim = int(self._base_table.shape[1])
+            if self.reads_text:
+                x = np.asarray(base_text_vectors, dtype=np.float32)
+                if model.config.get("text_norm", "none") == "standardize":
+                    nonzero = np.abs(x).sum(axis=1) > 0
+                    self._mean = x[nonzero].mean(axis=0)
+                    self._std = x[nonzero].std(axis=0) + 1e-6
+                else:
+                    self._mean, self._std = np.zeros(x.shape[1], np.float32), np.ones(x.shape[1], np.float32)
+
+    # ------------------------------------------------------------------ items
+    def base_item_vectors(self, base_text_vectors: np.ndarray | None) -> np.ndarray:
+        """``float32 [n_base, dim]`` item vectors of the run's items."""
+        if self.kind == "embknn":
+            return _normalise(np.asarray(base_text_vectors, dtype=np.float32))
+        return self._base_table[1:].numpy().astype(np.float32)
+
+    def item_vectors_from_text(self, text_vectors: np.ndarray) -> np.ndarray:
+        """``float32 [n, dim]`` item vectors of new items from their text vectors ``[n, dim_text]``.
+
+        Raises
+        ------
+        ValueError
+            For a model without text input.
+        """
+        if not self.reads_text:
+            raise ValueError("this run's model (sasrec-id) reads no item text, so items cannot be represented "
+                             "from text; serve a text model (embknn, sasrec-text, sasrec-text-id)")
+        x = np.asarray(text_vectors, dtype=np.float32)
+        if self.kind == "embknn":
+            return _normalise(x)
+        import torch
+
+        z = (x - self._mean) / self._std
+        z[np.abs(x).sum(axis=1) == 0] = 0.0  # empty text stays a zero input, as in training
+        with torch.inference_mode():
+            return self.net.text_proj(torch.from_numpy(z.astype(np.float32))).numpy().astype(np.float32)
+
+    # ------------------------------------------------------------------ users
+    def user_vector(self, history_vectors: np.ndarray, profile_vector: np.ndarray | None = None) -> np.ndarray:
+        """``float32 [dim]`` user vector from item vectors of the history (oldest first).
+
+        Parameters
+        ----------
+        history_vectors:
+            ``float32 [h, dim]`` *item vectors* (this space) of the history, chronological.
+        profile_vector:
+            Optional ``float32 [dim]`` item vector of free profile text, treated as the latest item.
+
+        Raises
+        ------
+        ValueError
+            If there is neither history nor profile.
+        """
+        rows = np.asarray(history_vectors, dtype=np.float32).reshape(-1, self.dim)
+        if profile_vector is not None:
+            rows = np.concatenate([rows, np.asarray(profile_vector, dtype=np.float32).reshape(1, self.dim)])
+        if len(rows) == 0:
+            raise ValueError("empty history: give at least one item id or some profile text")
+        if self.kind == "embknn":
+            if self.last_n:
+                rows = rows[-self.last_n:]
+            return _normalise(rows.mean(axis=0))
+        import torch
+
+        rows = rows[-self.max_len:]
+        table = torch.cat([torch.zeros(1, self.dim), torch.from_numpy(np.ascontiguousarray(rows))])
+        seq = torch.arange(1, len(rows) + 1).unsqueeze(0)
+        with torch.inference_mode():
+            return self.net(seq, table)[0, -1].numpy().astype(np.float32)

@@ -1,0 +1,51 @@
+"""TransRec-style tuning of the encoder's top layers with a text SASRec (packaged MiniLM, offline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lmrec.data.splits import make_split
+from lmrec.models.base import TrainData
+from lmrec.models.sasrec import SASRec
+from lmrec.training.end_to_end import TopLayerItemEncoder, tune_end_to_end
+from test_transfer_zero_shot import ring_dataset
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from lmrec.encoders.factory import load_encoder
+
+    return load_encoder(None)
+
+
+TEXTS = ["stainless steel funnel", "digital caliper 6 inch", "", "nitrile gloves, large, box of 100"]
+
+
+def test_cached_bottom_plus_top_layers_reproduce_the_encoder(encoder):
+    top = TopLayerItemEncoder(encoder, TEXTS, n_tuned_layers=2, max_tokens=32)
+    got = top.encode_all().numpy()
+    want = encoder.encode(TEXTS)
+    assert got.shape == (4, encoder.dim)
+    assert np.abs(got[2]).sum() == 0.0  # empty text → zero vector, like the cache
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert top.info["tuned_parameters"] > 0 and top.info["n_layers"] == 6
+
+
+def test_tuning_moves_only_the_copied_layers(encoder):
+    ds = ring_dataset("t", n_users=12, n_items=6)
+    split = make_split(ds, "leave-one-out")
+    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
+    vecs = encoder.encode(texts)
+    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
+    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    before = [p.detach().clone() for p in top.top.parameters()]
+    shared_before = next(encoder.model[0].auto_model.encoder.layer[-1].parameters()).detach().clone()
+    hist = tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=1e-3, epochs=1, items_per_step=4)
+    assert len(hist["epochs"]) == 1 and hist["encoder"]["n_tuned_layers"] == 1
+    if hist["best_epoch"] == 0:  # the tuned weights were kept
+        assert any(not torch.equal(a, b) for a, b in zip(before, top.top.parameters()))
+    shared_after = next(encoder.model[0].auto_model.encoder.layer[-1].parameters())
+    assert torch.equal(shared_before, shared_after)  # the shared encoder is never modified
+    assert model.score(split.test.users[:2], split.test.histories[:2]).shape == (2, 6)
