@@ -12,14 +12,27 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+def find_shared_datasets() -> Path:
+    """The shared real-data folder (the one with ``DATASETS.md``): ``../shared/datasets`` beside the
+    checkout, else ``$LMREC_DATA_DIR`` when it points at such a folder."""
+    beside = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+    for folder in (beside, Path(os.environ.get("LMREC_DATA_DIR", "") or beside)):
+        if (folder / "DATASETS.md").is_file():
+            return folder
+    return beside
+
+
+SHARED_DATASETS = find_shared_datasets()
+SKIP_REASON = (f"real datasets not found at {SHARED_DATASETS} (set LMREC_DATA_DIR to the shared datasets "
+               "folder to run the integration tests)")
 
 
 @pytest.fixture
 def shared_datasets() -> Path:
-    """The real datasets beside the checkout; integration tests skip when absent."""
+    """The real datasets beside the checkout (or at ``$LMREC_DATA_DIR``); integration tests skip
+    when absent."""
     if not SHARED_DATASETS.is_dir():
-        pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
+        pytest.skip(SKIP_REASON)
     return SHARED_DATASETS
 
 

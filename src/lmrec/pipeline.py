@@ -278,16 +278,36 @@ def load_run(run_dir: str | os.PathLike, data_dir: str | None = None) -> LoadedR
     run_dir = Path(run_dir)
     if not (run_dir / "run.json").exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no run.json); create one with `lmrec train --out`")
-    raw = json.loads((run_dir / "run.json").read_text())["config"]
+    try:
+        run_info = json.loads((run_dir / "run.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{run_dir / 'run.json'} is not valid JSON ({exc}); the run directory is damaged") from None
+    if "config" not in run_info:
+        raise ValueError(f"{run_dir} was not written by `lmrec train` (run.json has no 'config'); news runs are "
+                         "read by `lmrec news evaluate|predict`")
+    raw = dict(run_info["config"])
     raw["ks"] = tuple(raw["ks"])
     cfg = ExperimentConfig(**raw)
     ds = load_dataset(cfg.dataset, data_dir or cfg.data_dir)
-    if IdMap.load(run_dir / "item_map.json") != ds.item_map:
+    try:
+        run_items = IdMap.load(run_dir / "item_map.json")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{run_dir / 'item_map.json'} is not valid JSON ({exc}); the run directory is damaged") from None
+    if run_items != ds.item_map:
         raise ValueError(f"dataset {cfg.dataset!r} changed since run {run_dir} was trained "
                          "(item ids differ from item_map.json); retrain")
     split = make_split(ds, cfg.split, seed=cfg.seed, cold_frac=cfg.cold_frac)
     vec_path = run_dir / "item_vectors.npy"
-    vectors = np.load(vec_path) if vec_path.exists() else None
+    vectors = None
+    if vec_path.exists():
+        try:
+            vectors = np.load(vec_path, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{vec_path} is not a readable numeric .npy file ({exc.__class__.__name__}); "
+                             "re-create the run") from None
+        if vectors.ndim != 2 or len(vectors) != ds.n_items:
+            raise ValueError(f"{vec_path} has shape {vectors.shape}, expected [{ds.n_items}, dim] "
+                             "(one row per item of item_map.json); re-create the run")
     model = load_recommender(run_dir / "model", vectors)
     return LoadedRun(run_dir, cfg, ds, split, model, vectors)
 

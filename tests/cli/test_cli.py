@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -103,3 +104,20 @@ def test_bad_hyper_parameters_are_user_errors(data_dir, tmp_path):
                                   str(tmp_path / param), "--data-dir", str(data_dir), "--param", param])
         assert out.exit_code == 2, (param, out.output)
         assert "SASRec" in out.output
+
+
+def test_damaged_or_foreign_run_directories_are_one_line_errors(data_dir, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--dataset", "shop", "--model", "embknn", "--out", str(run), "--data-dir", str(data_dir),
+            "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    assert runner.invoke(app, args).exit_code == 0
+    np.save(run / "item_vectors.npy", np.load(run / "item_vectors.npy")[:3])  # truncated: 3 rows, not 12
+    out = runner.invoke(app, ["recommend", "--run", str(run), "--user", "u3", "-k", "3"])
+    assert out.exit_code == 2 and "item_vectors.npy has shape (3, " in out.output
+    (run / "run.json").write_text(json.dumps({"model": "pop", "kind": "news"}))  # e.g. a news run
+    out = runner.invoke(app, ["evaluate", "--run", str(run)])
+    assert out.exit_code == 2 and "lmrec news" in out.output
+    (run / "run.json").write_text("{broken")
+    out = runner.invoke(app, ["recommend", "--run", str(run), "--user", "u3"])
+    assert out.exit_code == 2 and "run.json is not valid JSON" in out.output
+

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from lmrec.data.registry import find_datasets, load_dataset
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+_BESIDE = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+# as tests/conftest.py's find_shared_datasets: beside the checkout, else $LMREC_DATA_DIR if it holds DATASETS.md
+SHARED = next((p for p in (_BESIDE, Path(os.environ.get("LMREC_DATA_DIR") or _BESIDE))
+               if (p / "DATASETS.md").is_file()), _BESIDE)
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not SHARED.is_dir(), reason=f"real datasets not found at {SHARED}")]

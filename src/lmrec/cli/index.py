@@ -56,6 +56,8 @@ def query(index_dir: Path = typer.Option(..., "--index", help="Index directory f
     try:
         if (vectors is None) == (item is None):
             raise ValueError("pass exactly one of --vectors FILE.npy or --id ID")
+        if k < 1:
+            raise ValueError(f"-k must be a positive integer, got {k}")
         index = AnnIndex.load(index_dir)
         if item is not None:
             q = index.reconstruct(item)[None, :]
