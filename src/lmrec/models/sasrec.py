@@ -122,6 +122,38 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
     return SASRecNet()
 
 
+
+def score_last_position(net, histories: list[np.ndarray], max_len: int, n_items: int | None = None) -> np.ndarray:
+    """Full-ranking scores of a sequential net: the Transformer state at the last (most recent)
+    position dotted with every item row of ``net.item_table()``.
+
+    Parameters
+    ----------
+    net:
+        A module with ``item_table() -> [1 + n, dim]`` (row 0 = padding) and
+        ``forward(seq [b, max_len] int64, table) -> [b, max_len, dim]``.
+    histories:
+        Per user, the item indices in time order; left-padded/truncated to ``max_len``.
+    n_items:
+        Score only the first ``n_items`` items (``None``: every row of the table).
+
+    Returns
+    -------
+    np.ndarray
+        ``float32 [len(histories), n_items]``.
+    """
+    import torch
+
+    from lmrec.training.sequences import left_pad
+
+    net.eval()
+    with torch.inference_mode():
+        table = net.item_table()
+        seq = torch.from_numpy(left_pad(histories, max_len))
+        h = net(seq, table)[:, -1]
+        rows = table[1:] if n_items is None else table[1:n_items + 1]
+        return (h @ rows.T).float().numpy()
+
 class SASRec(Recommender):
     """SASRec recommender (see module docstring).
 
@@ -199,16 +231,7 @@ class SASRec(Recommender):
         return self
 
     def score(self, users: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
-        import torch
-
-        from lmrec.training.sequences import left_pad
-
-        self.net_.eval()
-        with torch.inference_mode():
-            table = self.net_.item_table()
-            seq = torch.from_numpy(left_pad(histories, self.config["max_len"]))
-            h = self.net_(seq, table)[:, -1]
-            return (h @ table[1:].T).float().numpy()
+        return score_last_position(self.net_, histories, self.config["max_len"])
 
     def _save_weights(self, path: Path) -> None:
         from lmrec.training.checkpoint import save_state

@@ -306,14 +306,9 @@ class UniSRec(Recommender):
         return self
 
     def score(self, users: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
-        from lmrec.training.sequences import left_pad
+        from lmrec.models.sasrec import score_last_position
 
-        self.net_.eval()
-        with torch.inference_mode():
-            table = self.net_.item_table()
-            seq = torch.from_numpy(left_pad(histories, self.config["max_len"]))
-            h = self.net_(seq, table)[:, -1]
-            return (h @ table[1:].T).float().numpy()
+        return score_last_position(self.net_, histories, self.config["max_len"])
 
     def _save_weights(self, path: Path) -> None:
         from lmrec.training.checkpoint import save_state
