@@ -73,6 +73,8 @@ def test_index_build_and_query(vectors, tmp_path):
     np.save(tmp_path / "bad.npy", q)
     bad = runner.invoke(app, ["index", "query", "--index", str(tmp_path / "idx"), "--vectors", str(tmp_path / "bad.npy")])
     assert bad.exit_code == 2 and "row 1" in bad.output
+    again = runner.invoke(app, ["index", "build", "--vectors", str(path), "--out", str(tmp_path / "idx")])
+    assert again.exit_code == 2 and "--overwrite" in again.output  # an existing index is never replaced silently
     for k in ("0", "-1"):
         zero = runner.invoke(app, ["index", "query", "--index", str(tmp_path / "idx"), "--id", "1005", "-k", k])
         assert zero.exit_code == 2 and f"got {k}" in zero.output

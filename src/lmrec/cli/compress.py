@@ -24,15 +24,16 @@ def compress(method: str = typer.Option(..., "--method",
                                                         "of its training split."),
              data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default: $LMREC_DATA_DIR)."),
              encoder: Optional[str] = typer.Option(None, help="Encoder for --dataset (default all-MiniLM-L6-v2)."),
-             param: list[str] = typer.Option([], "--param", help="Transform hyper-parameter key=value (repeatable).")
-             ) -> None:
+             param: list[str] = typer.Option([], "--param", help="Transform hyper-parameter key=value (repeatable)."),
+             overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out.")) -> None:
     """Fit a transform on training items only, then write OUT/transform/ and OUT/codes.npy."""
     import numpy as np
 
-    from lmrec.cli.main import USER_ERRORS, _fail, _parse_params
+    from lmrec.cli.main import USER_ERRORS, _fail, _parse_params, refuse_existing
     from lmrec.features import compress_vectors
 
     try:
+        refuse_existing(out, overwrite)
         if (vectors is None) == (dataset is None):
             raise ValueError("pass exactly one of --vectors FILE.npy or --dataset NAME")
         if dataset is not None:

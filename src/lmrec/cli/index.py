@@ -19,16 +19,18 @@ def build(vectors: Path = typer.Option(..., "--vectors", help="float32 [n, dim] 
           kind: str = typer.Option("hnsw", "--kind", help="flat (exact) | hnsw | ivfpq"),
           metric: str = typer.Option("cosine", "--metric", help="cosine | ip"),
           param: list[str] = typer.Option([], "--param",
-                                          help="Index parameter key=value, e.g. M=32, nlist=256, nprobe=16.")) -> None:
+                                          help="Index parameter key=value, e.g. M=32, nlist=256, nprobe=16."),
+          overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out.")) -> None:
     """Build an index over VECTORS and save it to OUT."""
     import time
 
     import numpy as np
 
-    from lmrec.cli.main import USER_ERRORS, _fail, _parse_params
+    from lmrec.cli.main import USER_ERRORS, _fail, _parse_params, refuse_existing
     from lmrec.index import AnnIndex
 
     try:
+        refuse_existing(out, overwrite)
         x = np.load(vectors, allow_pickle=False)
         id_arr = np.load(ids, allow_pickle=False) if ids is not None else np.arange(len(x), dtype=np.int64)
         t0 = time.perf_counter()

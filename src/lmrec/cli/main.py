@@ -29,6 +29,13 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+def refuse_existing(out: Path, overwrite: bool) -> None:
+    """Raise ``ValueError`` if ``out`` exists and is not empty, unless ``overwrite`` (nothing is lost
+    by a mistyped ``--out``)."""
+    if out.exists() and (out.is_file() or any(out.iterdir())) and not overwrite:
+        raise ValueError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+
+
 def _parse_params(params: list[str]) -> dict:
     out = {}
     for p in params:

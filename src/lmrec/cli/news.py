@@ -33,9 +33,10 @@ def train(dataset: str = typer.Option(..., "--dataset", help="nemig-en | nemig-d
           allow_missing_text: bool = typer.Option(False, "--allow-missing-text",
                                                   help="Run even if <90% of referenced news have text."),
           param: list[str] = typer.Option([], "--param", help="Model hyper-parameter key=value (repeatable)."),
-          quiet: bool = typer.Option(False, help="No per-epoch output.")) -> None:
+          quiet: bool = typer.Option(False, help="No per-epoch output."),
+          overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory.")) -> None:
     """Train on 80 % of users, evaluate on the unseen test users (10 %), save the run."""
-    from lmrec.cli.main import USER_ERRORS, _parse_params
+    from lmrec.cli.main import USER_ERRORS, _parse_params, refuse_existing
     from lmrec.news_pipeline import train_news_run
 
     try:
@@ -48,6 +49,7 @@ def train(dataset: str = typer.Option(..., "--dataset", help="nemig-en | nemig-d
         if model not in ("pop", "text-sim"):
             params["seed"] = seed
         run_dir = out or Path("runs/news") / f"{dataset.replace('/', '_')}-{model}"
+        refuse_existing(run_dir, overwrite)
         doc = train_news_run(dataset, model, run_dir, data_dir=data_dir, params=params,
                              split_seed=split_seed, allow_missing_text=allow_missing_text,
                              log=None if quiet else typer.echo)
