@@ -112,3 +112,28 @@ def save_atomic_npy(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(path.name + ".tmp.npy")
     np.save(tmp, array)
     os.replace(tmp, path)
+
+
+def save_net_weights(path: Path, net: Any, warm_items: np.ndarray | None = None) -> None:
+    """Write ``path/model.safetensors`` (the torch module's state) and, when given,
+    ``path/warm_items.npy`` (``bool [n_items]``: items seen in training), both atomically."""
+    from lmrec.training.checkpoint import save_state
+
+    save_state(path / "model.safetensors", net.state_dict())
+    if warm_items is not None:
+        save_atomic_npy(path / "warm_items.npy", warm_items)
+
+
+def load_net_weights(path: Path) -> tuple[dict, np.ndarray | None]:
+    """Read what :func:`save_net_weights` wrote: ``(state_dict, warm_items or None)``.
+
+    Raises
+    ------
+    OSError
+        If ``path/model.safetensors`` is missing or unreadable.
+    """
+    from lmrec.training.checkpoint import load_state
+
+    warm = path / "warm_items.npy"
+    return load_state(path / "model.safetensors"), (np.load(warm) if warm.exists() else None)
+

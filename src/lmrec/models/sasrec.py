@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lmrec.models.base import Recommender, TrainData, save_atomic_npy
+from lmrec.models.base import Recommender, TrainData, load_net_weights, save_net_weights
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -234,19 +234,12 @@ class SASRec(Recommender):
         return score_last_position(self.net_, histories, self.config["max_len"])
 
     def _save_weights(self, path: Path) -> None:
-        from lmrec.training.checkpoint import save_state
-
-        save_state(path / "model.safetensors", self.net_.state_dict())
-        if self.warm_items_ is not None:
-            save_atomic_npy(path / "warm_items.npy", self.warm_items_)
+        save_net_weights(path, self.net_, self.warm_items_)
 
     def _load_weights(self, path: Path, item_vectors: np.ndarray | None) -> None:
-        from lmrec.training.checkpoint import load_state
-
-        state = load_state(path / "model.safetensors")
+        state, warm = load_net_weights(path)
         if self.needs_item_vectors and item_vectors is None:
             raise ValueError(f"{path}: SASRec ({self.config['item_input']}) needs the item text vectors to load")
         n_items = int(state["id_emb.weight"].shape[0]) - 1 if "id_emb.weight" in state else len(item_vectors)
-        warm = np.load(path / "warm_items.npy") if (path / "warm_items.npy").exists() else None
         self._build(n_items, item_vectors, warm)
         self.net_.load_state_dict(state)

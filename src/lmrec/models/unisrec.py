@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmrec.models.base import Recommender, TrainData, save_atomic_npy
+from lmrec.models.base import Recommender, TrainData, load_net_weights, save_net_weights
 from lmrec.models.sasrec import build_sasrec_net
 
 MODES = ("inductive", "transductive")
@@ -311,18 +311,11 @@ class UniSRec(Recommender):
         return score_last_position(self.net_, histories, self.config["max_len"])
 
     def _save_weights(self, path: Path) -> None:
-        from lmrec.training.checkpoint import save_state
-
-        save_state(path / "model.safetensors", self.net_.state_dict())
-        if self.warm_items_ is not None:
-            save_atomic_npy(path / "warm_items.npy", self.warm_items_)
+        save_net_weights(path, self.net_, self.warm_items_)
 
     def _load_weights(self, path: Path, item_vectors: np.ndarray | None) -> None:
-        from lmrec.training.checkpoint import load_state
-
         if item_vectors is None:
             raise ValueError(f"{path}: UniSRec needs the item text vectors to load")
-        state = load_state(path / "model.safetensors")
-        warm = np.load(path / "warm_items.npy") if (path / "warm_items.npy").exists() else None
+        state, warm = load_net_weights(path)
         self._build(item_vectors, warm)
         self.net_.load_state_dict(state)
