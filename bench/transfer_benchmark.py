@@ -370,11 +370,15 @@ def stage_e2e(args, doc: dict) -> None:
         seed_everything(0)
         t2 = time.perf_counter()
         hist = tune_end_to_end(model, data, top, encoder_lr=lr, epochs=args.e2e_epochs, items_per_step=64,
-                               show_progress=True)
+                               recommender_lr=model.config["lr"] * args.e2e_rec_lr_scale, show_progress=True)
+        kept = ("; no continuation epoch beat the starting point on validation, so its weights were kept"
+                if hist["best_epoch"] < 0 else "")
         rows += _both_protocols(name, model, split, 0, time.perf_counter() - t2, target_training="100%",
                                 setting="end-to-end comparison: continued from the starting point",
-                                e2e=hist, bottom_cache_s=round(cache_s, 1),
-                                note=f"wall_s = the continuation only; the starting model took {base_s:.0f}s")
+                                e2e=hist, bottom_cache_s=round(cache_s, 1), stopped=hist["stopped"],
+                                best_epoch=hist["best_epoch"],
+                                note=f"wall_s = the continuation only; the starting model took {base_s:.0f}s; "
+                                     f"recommender lr {hist['recommender_lr']:g}, encoder lr {lr:g}{kept}")
     add_rows(doc, rows)
 
 
@@ -506,6 +510,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--e2e-base-seconds", type=float, default=150.0)
     ap.add_argument("--e2e-epochs", type=int, default=2)
     ap.add_argument("--e2e-layers", type=int, default=1)
+    ap.add_argument("--e2e-rec-lr-scale", type=float, default=0.1,
+                    help="recommender learning rate during the end-to-end continuation, as a share of its own")
     ap.add_argument("--encoder-lr", type=float, default=5e-5)
     ap.add_argument("--train-transformer", action="store_true", help="fine-tune with the Transformer trained")
     args = ap.parse_args(argv)

@@ -121,3 +121,12 @@ def test_damaged_or_foreign_run_directories_are_one_line_errors(data_dir, tmp_pa
     out = runner.invoke(app, ["recommend", "--run", str(run), "--user", "u3"])
     assert out.exit_code == 2 and "run.json is not valid JSON" in out.output
 
+
+
+def test_datasets_lists_news_folders(tmp_path):
+    (tmp_path / "nemig" / "en").mkdir(parents=True)
+    out = runner.invoke(app, ["datasets", "--data-dir", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    stats = json.loads(out.output)
+    assert [s["name"] for s in stats] == ["nemig-en"]
+    assert stats[0]["format"] == "news impressions" and "lmrec news train" in stats[0]["notes"][0]

@@ -219,6 +219,15 @@ def test_table_missing_columns_names_file_and_columns(tmp_path):
         load_table(folder / "events.csv", user_col="user", item_col="sku")
 
 
+def test_table_with_another_separator_gets_a_sep_hint(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("uid;sku;ts\n1;a;100\n1;b;200\n")
+    with pytest.raises(ValueError, match=r"events\.csv: read as one column 'uid;sku;ts' with separator ','.*"
+                                         r"set \"sep\": \";\" in lmrec\.json"):
+        load_table(path, user_col="uid", item_col="sku")
+    assert load_table(path, user_col="uid", item_col="sku", sep=";").interactions["item_id"].tolist() == ["a", "b"]
+
+
 def test_table_empty_id_names_line(tmp_path):
     path = tmp_path / "e.tsv"
     path.write_text("u\ti\na\tx\n\ty\n")

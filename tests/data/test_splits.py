@@ -88,3 +88,13 @@ def test_unknown_split_name_lists_choices():
     ds = _ds([("a", "0", 1), ("a", "1", 2), ("a", "2", 3)])
     with pytest.raises(ValueError, match="leave-one-out"):
         make_split(ds, "random")
+
+
+def test_split_without_test_cases_says_why():
+    ds = _ds([("a", "0", 1), ("b", "1", 2), ("c", "2", 3), ("c", "3", 4)])     # at most 2 per user
+    with pytest.raises(ValueError, match=r"dataset 't': the leave-one-out split has no test cases .* at least 3 "
+                                         r"interactions .* the most any of its 3 users has is 2"):
+        make_split(ds, "leave-one-out")
+    one_each = _ds([("a", "0", 1), ("b", "1", 2), ("c", "2", 3), ("d", "3", 4)])
+    with pytest.raises(ValueError, match="the temporal split has no test cases"):
+        make_split(one_each, "temporal")

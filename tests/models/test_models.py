@@ -98,6 +98,13 @@ def test_unknown_model_and_params_are_clear_errors():
         create_model("sasrec-id", hiddne=3)
     with pytest.raises(ValueError, match="fixes"):
         create_model("sasrec-id", item_input="text")
+    with pytest.raises(ValueError, match="'pop' takes no parameters; got hidden"):
+        create_model("pop", hidden=3)
+    with pytest.raises(ValueError, match="max_train_seconds must be ≥ 0"):
+        create_model("sasrec-text", max_train_seconds=-1)
+    with pytest.raises(ValueError, match="batch_size must be ≥ 1"):
+        create_model("lightgcn", batch_size=0)
+    assert create_model("sasrec-text", max_train_seconds=0).config["max_train_seconds"] == 0
 
 
 def test_standardized_text_vectors_are_z_scores_and_keep_empty_rows_zero():

@@ -48,6 +48,7 @@ def test_encode_dataset_to_shards_equals_default_path(tiny_bert_path, tmp_path):
     assert ids == ds.item_map.ids
     np.testing.assert_allclose(vectors, default, atol=1e-5)
     assert not vectors[ids.index("c")].any()             # empty text → zero vector, as the default path
+    assert "warning: 1 of the 3 encoded items have empty text" in res.output
 
 
 def test_encode_shard_errors_are_one_line():

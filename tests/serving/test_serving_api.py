@@ -163,3 +163,18 @@ def test_internal_errors_are_one_line_without_trace(knn_run, encoder):
     r = TestClient(app, raise_server_exceptions=False).get("/items/1/similar")
     assert r.status_code == 500
     assert r.json() == {"detail": "internal error (RuntimeError); see the server log"}
+
+
+def test_hnsw_ef_search_reaches_the_index_and_bad_values_are_refused(knn_run, encoder):
+    from lmrec.serving.service import RecommendationService
+
+    exact = RecommendationService(knn_run, encoder=encoder)
+    svc = RecommendationService(knn_run, encoder=encoder, index_kind="hnsw", ef_search=200)
+    assert svc._snap.main._params["ef_search"] == 200
+    want = [r.item_id for r in exact.recommend(text="space opera", k=5)]
+    assert [r.item_id for r in svc.recommend(text="space opera", k=5)] == want   # 12 items: HNSW is exact here
+    again = RecommendationService(knn_run, encoder=encoder, index_kind="hnsw", ef_search=32)  # from the cache
+    assert again._snap.main._params["ef_search"] == 32
+    for kind, ef in (("flat", 64), ("hnsw", 0)):
+        with pytest.raises(ValueError, match="ef_search applies to an hnsw index"):
+            RecommendationService(knn_run, encoder=encoder, index_kind=kind, ef_search=ef)

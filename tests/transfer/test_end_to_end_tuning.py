@@ -49,3 +49,18 @@ def test_tuning_moves_only_the_copied_layers(encoder):
     shared_after = next(encoder.model[0].auto_model.encoder.layer[-1].parameters())
     assert torch.equal(shared_before, shared_after)  # the shared encoder is never modified
     assert model.score(split.test.users[:2], split.test.histories[:2]).shape == (2, 6)
+
+
+def test_recommender_lr_of_the_continuation(encoder):
+    ds = ring_dataset("t", n_users=8, n_items=5)
+    split = make_split(ds, "leave-one-out")
+    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
+    vecs = encoder.encode(texts)
+    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
+    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    hist = tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=0.0, epochs=1, recommender_lr=2e-4)
+    assert hist["recommender_lr"] == 2e-4
+    assert tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=0.0, epochs=1)["recommender_lr"] == \
+        model.config["lr"]
+    with pytest.raises(ValueError, match="recommender_lr must be > 0"):
+        tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=0.0, epochs=1, recommender_lr=0.0)

@@ -66,6 +66,11 @@ def datasets(data_dir: Optional[str] = DataDir,
             except Exception as exc:  # one broken dataset must not hide the others
                 s = {"name": info.name, "format": info.format, "error": str(exc)}
             stats.append(s)
+        from lmrec.data.news import NEWS_DATASETS
+
+        stats += [{"name": name, "format": "news impressions",
+                   "notes": [f"click logs: lmrec news train --dataset {name}"]}
+                  for name, sub in NEWS_DATASETS.items() if (root / sub).is_dir()]
     except USER_ERRORS as exc:
         _fail(exc)
     if as_json:
@@ -118,22 +123,19 @@ def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Datase
                                                      "$RAY_ADDRESS, else a local one).")) -> None:
     """Encode every item's text into the embedding cache (and optionally a .npy file), or with --shards
     into Parquet shards, in one process or on Ray (--engine ray)."""
+    if backend not in ("st", "onnx", "onnx-int8"):
+        _fail(ValueError(f"--backend must be st, onnx or onnx-int8, got {backend!r}"))
     if shards is not None or catalog is not None or engine != "local":
         from lmrec.cli.scale import encode_shards
 
         if shards is None:
             _fail(ValueError("--catalog and --engine ray write Parquet shards: pass --shards DIR"))
-        if backend != "st":
-            _fail(ValueError("--backend onnx/onnx-int8 applies to dataset encoding into the cache; "
-                             "--shards encoding uses the PyTorch backend"))
         return encode_shards(shards, engine=engine, catalog=catalog, dataset=dataset, data_dir=data_dir,
                              encoder=encoder, pooling=pooling, text_fields=text_fields, id_column=id_column,
                              text_column=text_column, shard_size=shard_size, batch_size=batch_size,
-                             concurrency=concurrency, ray_address=ray_address)
+                             concurrency=concurrency, ray_address=ray_address, backend=backend)
     if dataset is None:
         _fail(ValueError("give --dataset (or --catalog FILE --shards DIR)"))
-    if backend not in ("st", "onnx", "onnx-int8"):
-        _fail(ValueError(f"--backend must be st, onnx or onnx-int8, got {backend!r}"))
     from lmrec.data.registry import load_dataset
     from lmrec.pipeline import ExperimentConfig, encode_items
 

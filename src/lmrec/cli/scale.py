@@ -11,7 +11,7 @@ import typer
 def encode_shards(shards: Path, *, engine: str, catalog: Optional[Path], dataset: Optional[str],
                   data_dir: Optional[str], encoder: Optional[str], pooling: Optional[str],
                   text_fields: Optional[str], id_column: str, text_column: Optional[str], shard_size: int,
-                  batch_size: int, concurrency: int, ray_address: Optional[str]) -> None:
+                  batch_size: int, concurrency: int, ray_address: Optional[str], backend: str = "st") -> None:
     """Run :func:`lmrec.scale.encode_catalog.encode_to_shards` and print its report."""
     from lmrec.cli.main import USER_ERRORS, _fail
     from lmrec.scale.encode_catalog import encode_to_shards
@@ -21,8 +21,12 @@ def encode_shards(shards: Path, *, engine: str, catalog: Optional[Path], dataset
                                encoder=encoder, pooling=pooling,
                                text_fields=text_fields.split(",") if text_fields else None, id_column=id_column,
                                text_column=text_column, shard_size=shard_size, batch_size=batch_size,
-                               concurrency=concurrency, address=ray_address)
+                               concurrency=concurrency, address=ray_address,
+                               backend=backend)
     except (*USER_ERRORS, RuntimeError) as exc:
         _fail(exc)
     typer.echo(f"{rep.engine}: {rep.n_items} items in {rep.n_shards} shards ({rep.n_shards_done_before} already done), "
                f"encoded {rep.n_encoded} at {rep.items_per_s} items/s; peak RSS {rep.peak_rss_mb} MiB; wrote {shards}")
+    if rep.n_empty_text:
+        typer.echo(f"warning: {rep.n_empty_text} of the {rep.n_encoded} encoded items have empty text and got an "
+                   "all-zero vector (they score 0 against every query); check the text column/fields", err=True)

@@ -13,6 +13,8 @@ def serve(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec
           port: int = typer.Option(8000, help="TCP port."),
           index_kind: str = typer.Option("flat", "--index-kind", help="flat (exact) | hnsw | ivfpq (compressed)."),
           data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default: the run's)."),
+          ef_search: Optional[int] = typer.Option(None, "--ef-search", help="hnsw: candidates per query (default "
+                                                  "64); larger = slower and closer to exact."),
           log_level: str = typer.Option("warning", help="uvicorn log level.")) -> None:
     """Serve recommendations, similar items and item ingestion for a trained run (docs at /docs)."""
     from lmrec.cli.main import USER_ERRORS, _fail
@@ -20,7 +22,7 @@ def serve(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec
     try:
         from lmrec.serving import create_app
 
-        app = create_app(run, index_kind=index_kind, data_dir=data_dir)
+        app = create_app(run, index_kind=index_kind, data_dir=data_dir, ef_search=ef_search)
     except USER_ERRORS as exc:
         _fail(exc)
     import uvicorn

@@ -292,11 +292,26 @@ def make_split(dataset: RecDataset, name: str, *, seed: int = 0, cold_frac: floa
     if name == "auto":
         name = "given" if dataset.has_given_split else "leave-one-out"
     if name == "leave-one-out":
-        return leave_one_out(dataset, min_user_interactions=min_user_interactions)
-    if name == "cold-start-items":
-        return cold_start_items(dataset, cold_frac=cold_frac, seed=seed, min_user_interactions=min_user_interactions)
-    if name == "temporal":
-        return temporal(dataset)
-    if name == "given":
-        return given(dataset, seed=seed)
-    raise ValueError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)} or auto")
+        split = leave_one_out(dataset, min_user_interactions=min_user_interactions)
+    elif name == "cold-start-items":
+        split = cold_start_items(dataset, cold_frac=cold_frac, seed=seed, min_user_interactions=min_user_interactions)
+    elif name == "temporal":
+        split = temporal(dataset)
+    elif name == "given":
+        split = given(dataset, seed=seed)
+    else:
+        raise ValueError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)} or auto")
+    if len(split.test) == 0:
+        raise ValueError(_no_test_cases(dataset, name, min_user_interactions))
+    return split
+
+
+def _no_test_cases(dataset: RecDataset, name: str, min_user_interactions: int) -> str:
+    """Why a split of ``dataset`` has no test case, for the error message."""
+    per_user = dataset.interactions.groupby("user_id").size()
+    most = int(per_user.max()) if len(per_user) else 0
+    why = (f"leave-one-out needs users with at least {min_user_interactions} interactions (train, valid, test); "
+           f"the most any of its {len(per_user)} users has is {most}" if name in ("leave-one-out", "cold-start-items")
+           else "no test-period interaction comes from a user with earlier history" if name == "temporal"
+           else "the given test file yields no case with a training history")
+    return f"dataset {dataset.name!r}: the {name} split has no test cases — {why}"

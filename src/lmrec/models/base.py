@@ -61,7 +61,25 @@ class Recommender(ABC):
     needs_item_vectors: ClassVar[bool] = False
     sequential: ClassVar[bool] = False
 
+    #: Hyper-parameters every model checks the same way: name → (lowest allowed value, inclusive?).
+    _BOUNDS: ClassVar[dict[str, tuple[float, bool]]] = {
+        "max_train_seconds": (0.0, True), "epochs": (1, True), "patience": (0, True), "batch_size": (1, True),
+        "lr": (0.0, False), "hidden": (1, True), "n_layers": (0, True), "max_len": (1, True)}
+
     def __init__(self, **config: Any):
+        """Keep ``config``.
+
+        Raises
+        ------
+        ValueError
+            If a common hyper-parameter is out of range (``max_train_seconds < 0``, ``epochs < 1``,
+            ``lr <= 0``, …); the message names it.
+        """
+        for key, (low, inclusive) in self._BOUNDS.items():
+            value = config.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                    value < low or (value == low and not inclusive) or value != value):
+                raise ValueError(f"{self.name}: {key} must be {'≥' if inclusive else '>'} {low}, got {value!r}")
         self.config: dict[str, Any] = dict(config)
         self.history_: dict[str, Any] = {}
 

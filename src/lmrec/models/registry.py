@@ -49,6 +49,8 @@ def create_model(name: str, **params: Any) -> Recommender:
     clash = set(fixed) & set(params)
     if clash:
         raise ValueError(f"model {name!r} fixes {sorted(clash)}; pick another model name instead")
+    if cls.__init__ is Recommender.__init__ and params:   # no hyper-parameters of its own
+        raise ValueError(f"model {name!r} takes no parameters; got {', '.join(sorted(params))}")
     try:
         return cls(**fixed, **params)
     except TypeError as exc:

@@ -37,7 +37,7 @@ def encode_to_shards(out: str | os.PathLike, *, engine: str = "local", catalog: 
                      pooling: str | None = None, text_fields: Sequence[str] | None = None,
                      id_column: str = "item_id", text_column: str | None = None, shard_size: int = 4096,
                      batch_size: int = 64, concurrency: int = 2, address: str | None = None,
-                     num_cpus: int | None = 2) -> EncodeReport:
+                     num_cpus: int | None = 2, backend: str = "st") -> EncodeReport:
     """Encode a catalog file (or a dataset's items) into resumable Parquet shards in ``out``.
 
     Parameters
@@ -50,6 +50,8 @@ def encode_to_shards(out: str | os.PathLike, *, engine: str = "local", catalog: 
         items are written to ``out/../<out name>-catalog.parquet`` first).
     text_column, text_fields:
         For a catalog: the text column, else the fields to render (default column ``text``).
+    backend:
+        Encoder runtime: ``"st"``, ``"onnx"`` or ``"onnx-int8"`` (each Ray actor builds its own).
     Others:
         See the engines.
 
@@ -77,7 +79,7 @@ def encode_to_shards(out: str | os.PathLike, *, engine: str = "local", catalog: 
     elif text_column is None and not fields:
         text_column = "text"
     common: dict[str, Any] = dict(encoder=encoder, id_column=id_column, text_column=text_column, text_fields=fields,
-                                  shard_size=shard_size, batch_size=batch_size, pooling=pooling)
+                                  shard_size=shard_size, batch_size=batch_size, pooling=pooling, backend=backend)
     if engine == "local":
         return stream_encode(catalog, out, **common)
     from lmrec.scale.ray_encode import ray_encode

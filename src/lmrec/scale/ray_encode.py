@@ -35,7 +35,7 @@ import numpy as np
 
 from lmrec.scale.shards import (EncodeManifest, TextSpec, iter_catalog, open_output, peak_rss_mb, source_info,
                                 write_manifest, write_shard)
-from lmrec.scale.stream_encode import EncodeReport, resolve_encoder
+from lmrec.scale.stream_encode import EncodeReport, count_empty, resolve_encoder
 
 
 class EncoderActor:
@@ -47,11 +47,11 @@ class EncoderActor:
     """
 
     def __init__(self, encoder: str | None, pooling: str | None, max_length: int | None, batch_size: int,
-                 threads: int):
+                 threads: int, backend: str = "st"):
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
-        self.encoder = resolve_encoder(encoder, pooling, max_length)
+        self.encoder = resolve_encoder(encoder, pooling, max_length, backend)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -96,13 +96,14 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
                shard_size: int = 4096, batch_size: int = 64, concurrency: int = 2, cpus_per_actor: float = 1.0,
                num_gpus_per_actor: float = 0.0, window_shards: int = 64, pooling: str | None = None,
                max_length: int | None = None, address: str | None = None, num_cpus: int | None = 2,
-               overwrite: bool = False, limit_shards: int | None = None, shutdown: bool = False) -> EncodeReport:
+               overwrite: bool = False, limit_shards: int | None = None, shutdown: bool = False,
+               backend: str = "st") -> EncodeReport:
     """Encode a catalog file into Parquet embedding shards with Ray Data.
 
     Parameters
     ----------
     catalog, out, id_column, text_column, text_fields, shard_size, batch_size, pooling, max_length, overwrite,
-    limit_shards:
+    limit_shards, backend:
         As in :func:`lmrec.scale.stream_encode.stream_encode` (same shards, same output folder layout).
     encoder:
         Encoder name or local path loaded by every actor (``None``: packaged all-MiniLM-L6-v2);
@@ -135,7 +136,7 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
     t0 = time.perf_counter()
     catalog, out = Path(catalog), Path(out)
     spec = TextSpec(id_column, text_column, tuple(text_fields))
-    probe = resolve_encoder(encoder, pooling, max_length)  # identity for the manifest (and fail early)
+    probe = resolve_encoder(encoder, pooling, max_length, backend)  # identity for the manifest (and fail early)
     manifest = EncodeManifest(encoder=probe.identity(), encoder_hash=probe.identity_hash(),
                               source=source_info(catalog), spec=asdict(spec), shard_size=shard_size, dim=probe.dim,
                               engine="ray", extra={"concurrency": concurrency, "batch_size": batch_size,
@@ -146,7 +147,7 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
     start_ray(address, num_cpus)
     import ray
 
-    n_items = n_shards = n_encoded = 0
+    n_items = n_shards = n_encoded = n_empty = 0
     actor_rss = 0.0
     window: list[tuple[int, list[str], list[str]]] = []
 
@@ -159,7 +160,7 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
         sizes = {k: len(ids) for k, ids, _ in window}
         id_of = {k: ids for k, ids, _ in window}
         ds = ray.data.from_pandas(frames).map_batches(
-            EncoderActor, fn_constructor_args=(encoder, pooling, max_length, batch_size, cpus_per_actor),
+            EncoderActor, fn_constructor_args=(encoder, pooling, max_length, batch_size, cpus_per_actor, backend),
             batch_size=batch_size * 4, batch_format="numpy", concurrency=concurrency, num_cpus=cpus_per_actor,
             num_gpus=num_gpus_per_actor or None)
         pending: dict[int, np.ndarray] = {}
@@ -187,6 +188,7 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
         if k in done:
             continue
         window.append((k, ids, texts))
+        n_empty += count_empty(texts)
         if len(window) >= window_shards:
             flush()
     flush()
@@ -201,4 +203,4 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
                         wall_s=round(wall, 3), items_per_s=round(n_encoded / wall, 2) if wall > 0 else 0.0,
                         peak_rss_mb=round(peak_rss_mb(), 1),
                         extra={"actor_peak_rss_mb": round(actor_rss, 1), "concurrency": concurrency,
-                               "cluster": resources})
+                               "cluster": resources}, n_empty_text=n_empty)

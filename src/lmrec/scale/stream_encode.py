@@ -40,6 +40,9 @@ class EncodeReport:
         Seconds for this call; ``items_per_s`` = ``n_encoded / wall_s``.
     peak_rss_mb:
         Peak resident memory of the driver process (MiB); Ray workers are reported in ``extra``.
+    n_empty_text:
+        Items encoded by this call whose text was empty or blank: they get an all-zero vector
+        (as in the embedding cache), which scores 0 against every query.
     """
 
     out: str
@@ -53,13 +56,21 @@ class EncodeReport:
     items_per_s: float
     peak_rss_mb: float
     extra: dict
+    n_empty_text: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def resolve_encoder(encoder: Any, pooling: str | None = None, max_length: int | None = None) -> Any:
-    """An encoder object as is, else :func:`lmrec.encoders.factory.load_encoder` of a name/path/``None``."""
+def count_empty(texts: Sequence[str]) -> int:
+    """Number of empty or whitespace-only texts (they encode to all-zero vectors)."""
+    return sum(1 for t in texts if not str(t).strip())
+
+
+def resolve_encoder(encoder: Any, pooling: str | None = None, max_length: int | None = None,
+                    backend: str = "st") -> Any:
+    """An encoder object as is, else :func:`lmrec.encoders.factory.load_encoder` of a name/path/``None``
+    with ``backend`` (``"st"``, ``"onnx"`` or ``"onnx-int8"``; ignored for an encoder object)."""
     if encoder is not None and not isinstance(encoder, (str, os.PathLike)):
         return encoder
     from lmrec.encoders.factory import load_encoder
@@ -69,6 +80,8 @@ def resolve_encoder(encoder: Any, pooling: str | None = None, max_length: int | 
         kwargs["pooling"] = pooling
     if max_length:
         kwargs["max_length"] = max_length
+    if backend != "st":
+        kwargs["backend"] = backend
     return load_encoder(encoder, **kwargs)
 
 
@@ -76,7 +89,7 @@ def stream_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder
                   id_column: str = "item_id", text_column: str | None = "text",
                   text_fields: Sequence[str] = (), shard_size: int = 4096, batch_size: int = 64,
                   pooling: str | None = None, max_length: int | None = None, overwrite: bool = False,
-                  limit_shards: int | None = None,
+                  limit_shards: int | None = None, backend: str = "st",
                   on_shard: Callable[[int, int], None] | None = None) -> EncodeReport:
     """Encode a catalog file into Parquet embedding shards in one process.
 
@@ -100,6 +113,10 @@ def stream_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder
         Discard an existing output with other settings instead of refusing.
     limit_shards:
         Stop after this many shards of the catalog (for bounded benchmarks); ``None`` = all.
+    backend:
+        Runtime when ``encoder`` is a name/path: ``"st"`` (PyTorch), ``"onnx"`` or ``"onnx-int8"``
+        (see :func:`lmrec.encoders.factory.load_encoder`); part of the encoder identity, so a
+        resumed run never mixes backends.
     on_shard:
         Called with ``(shard_index, rows)`` after each written shard.
 
@@ -117,12 +134,12 @@ def stream_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder
     t0 = time.perf_counter()
     catalog, out = Path(catalog), Path(out)
     spec = TextSpec(id_column, text_column, tuple(text_fields))
-    enc = resolve_encoder(encoder, pooling, max_length)
+    enc = resolve_encoder(encoder, pooling, max_length, backend)
     manifest = EncodeManifest(encoder=enc.identity(), encoder_hash=enc.identity_hash(), source=source_info(catalog),
                               spec=asdict(spec), shard_size=shard_size, dim=enc.dim, engine="local",
                               extra={"limit_shards": limit_shards})
     done = open_output(out, manifest, overwrite)
-    n_items = n_shards = n_encoded = 0
+    n_items = n_shards = n_encoded = n_empty = 0
     for k, ids, texts in iter_catalog(catalog, shard_size, spec):
         if limit_shards is not None and k >= limit_shards:
             break
@@ -133,6 +150,7 @@ def stream_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder
         vectors = enc.encode(texts, batch_size=batch_size)
         write_shard(out, k, ids, vectors)
         n_encoded += len(ids)
+        n_empty += count_empty(texts)
         if on_shard is not None:
             on_shard(k, len(ids))
     manifest.n_shards = n_shards
@@ -141,4 +159,4 @@ def stream_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder
     return EncodeReport(out=str(out), engine="local", n_items=n_items, n_shards=n_shards,
                         n_shards_done_before=len(done & set(range(n_shards))), n_encoded=n_encoded, dim=enc.dim,
                         wall_s=round(wall, 3), items_per_s=round(n_encoded / wall, 2) if wall > 0 else 0.0,
-                        peak_rss_mb=round(peak_rss_mb(), 1), extra={})
+                        peak_rss_mb=round(peak_rss_mb(), 1), extra={}, n_empty_text=n_empty)

@@ -13,7 +13,9 @@ Endpoints (interactive OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
     one item ``{"item_id", "title", "text" | "fields"}`` or ``{"items": [...]}`` → encoded with
     the run's text encoder, journaled and indexed; servable when the answer (201) arrives.
 ``DELETE /items/{item_id}``
-    remove an item from the catalog and from answers.
+    remove a live item (added or from the run's catalog) from answers and from the ids an
+    ad-hoc history may name; stored user histories keep using its vector. Journaled like
+    additions; deleting ``RUN_DIR/serving/`` restores the run's catalog.
 
 Errors: ``404`` unknown user/item id, ``409`` id already exists or the run cannot take new
 items, ``413`` body too large, ``422`` invalid or oversized input (pydantic lists the fields),
@@ -34,7 +36,8 @@ log = logging.getLogger("lmrec.serving")
 
 def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None, index_kind: str = "flat",
                encoder: Any = None, limits: Limits | None = None, data_dir: str | None = None,
-               state_dir: str | os.PathLike | None = None, max_body_bytes: int = 4 << 20):
+               state_dir: str | os.PathLike | None = None, max_body_bytes: int = 4 << 20,
+               ef_search: int | None = None):
     """Build the FastAPI application for one trained run.
 
     Parameters
@@ -49,7 +52,7 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
         Text encoder to use instead of loading the run's (tests inject a small one).
     limits:
         Input limits (:class:`~lmrec.serving.schemas.Limits`; defaults if ``None``).
-    data_dir, state_dir:
+    data_dir, state_dir, ef_search:
         Passed to the service.
     max_body_bytes:
         Requests with a larger ``Content-Length`` are refused with ``413``.
@@ -73,6 +76,7 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
         if run_dir is None:
             raise ValueError("create_app needs run_dir or service")
         service = RecommendationService(run_dir, index_kind=index_kind, encoder=encoder, data_dir=data_dir,
+                                        ef_search=ef_search,
                                         state_dir=state_dir)
     limits = limits or Limits()
     models = request_models(limits)

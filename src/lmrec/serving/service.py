@@ -125,6 +125,9 @@ class RecommendationService:
         Data directory for re-reading the run's dataset (default: the run's own).
     load_text_encoder:
         Load the encoder at start-up (``False``: on first use).
+    ef_search:
+        HNSW only: candidate list size per query (default that of :mod:`lmrec.index.ann`, 64);
+        larger is slower and closer to exact. Never below the number of results asked for.
 
     Raises
     ------
@@ -137,13 +140,17 @@ class RecommendationService:
 
     def __init__(self, run_dir: str | os.PathLike, *, index_kind: str = "flat", encoder: Any = None,
                  state_dir: str | os.PathLike | None = None, data_dir: str | None = None,
-                 load_text_encoder: bool = True):
+                 load_text_encoder: bool = True, ef_search: int | None = None):
         from lmrec.data.splits import user_sequences
         from lmrec.pipeline import item_template, load_run
 
         self.run = load_run(run_dir, data_dir)
         self.run_dir = Path(run_dir)
         self.index_kind = index_kind
+        if ef_search is not None and (index_kind != "hnsw" or int(ef_search) < 1):
+            raise ValueError(f"ef_search applies to an hnsw index and must be ≥ 1 (index {index_kind!r}, "
+                             f"ef_search {ef_search!r})")
+        self.ef_search = ef_search
         self.state_dir = Path(state_dir) if state_dir is not None else self.run_dir / "serving"
         ds = self.run.dataset
         self.space = ItemSpace(self.run.model, self.run.item_vectors)
@@ -220,7 +227,7 @@ class RecommendationService:
                 if meta.get("fingerprint") == fp:
                     index = AnnIndex.load(cache)
                     if len(index) == len(rows):
-                        return index
+                        return self._tuned(index)
                     warnings.warn(f"{cache}: holds {len(index)} items, expected {len(rows)}; rebuilding",
                                   stacklevel=2)
             except (IndexCorruptError, ValueError, OSError) as exc:
@@ -234,6 +241,11 @@ class RecommendationService:
             os.replace(tmp, meta_path)
         except OSError as exc:  # a read-only run directory still serves, without the cache
             warnings.warn(f"could not cache the index in {cache}: {exc}", stacklevel=2)
+        return self._tuned(index)
+
+    def _tuned(self, index: Any) -> Any:
+        if self.ef_search is not None:
+            index.set_search_params(ef_search=self.ef_search)
         return index
 
     def _build_snapshot(self) -> _Snapshot:

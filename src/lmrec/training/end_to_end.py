@@ -121,7 +121,7 @@ def _first(out):
 
 def tune_end_to_end(model, data, item_encoder: TopLayerItemEncoder, *, encoder_lr: float = 2e-5,
                     epochs: int = 2, items_per_step: int = 128, max_train_seconds: float = 0.0,
-                    show_progress: bool = False) -> dict[str, Any]:
+                    recommender_lr: float | None = None, show_progress: bool = False) -> dict[str, Any]:
     """Continue training a fitted text SASRec with the encoder's top layers (see module docstring).
 
     Parameters
@@ -133,7 +133,11 @@ def tune_end_to_end(model, data, item_encoder: TopLayerItemEncoder, *, encoder_l
     item_encoder:
         :class:`TopLayerItemEncoder` over the same items, in internal item order.
     encoder_lr:
-        Learning rate of the tuned encoder layers (the recommender keeps its own ``lr``).
+        Learning rate of the tuned encoder layers.
+    recommender_lr:
+        Learning rate of the recommender during the continuation (``None``: its own ``lr``). A
+        fitted model restarted with a fresh Adam at its full ``lr`` first loses accuracy; a lower
+        rate (e.g. a tenth) continues from where it stopped.
     epochs, items_per_step, max_train_seconds:
         Cost bounds; ``encoder_lr = 0`` gives the frozen control with the same schedule.
 
@@ -163,7 +167,10 @@ def tune_end_to_end(model, data, item_encoder: TopLayerItemEncoder, *, encoder_l
         net.text = torch.cat([torch.zeros(1, vecs.shape[1]), standardise(item_encoder.encode_all())])
 
     refresh()
-    groups = [{"params": list(net.parameters()), "lr": cfg["lr"]}]
+    rec_lr = cfg["lr"] if recommender_lr is None else float(recommender_lr)
+    if not rec_lr > 0:
+        raise ValueError(f"recommender_lr must be > 0, got {recommender_lr!r}")
+    groups = [{"params": list(net.parameters()), "lr": rec_lr}]
     if encoder_lr > 0:
         groups.append({"params": list(item_encoder.top.parameters()), "lr": encoder_lr})
     else:
@@ -182,7 +189,7 @@ def tune_end_to_end(model, data, item_encoder: TopLayerItemEncoder, *, encoder_l
             "enc": copy.deepcopy(item_encoder.top.state_dict()), "text": net.text.clone()}
     history: dict[str, Any] = {"epochs": [], "start_valid_ndcg@10": round(best["value"], 5),
                                "encoder": dict(item_encoder.info, encoder_lr=encoder_lr,
-                                               items_per_step=items_per_step)}
+                                               items_per_step=items_per_step), "recommender_lr": rec_lr}
     start, stopped = time.perf_counter(), "epochs"
     for epoch in range(epochs):
         t0, total, n = time.perf_counter(), 0.0, 0

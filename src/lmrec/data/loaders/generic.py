@@ -51,6 +51,12 @@ def _read(path: Path, sep: str | None, id_cols: list[str], *, only_empty_is_na: 
     if sep is None:
         sep = "\t" if ext in (".tsv", ".tab") else ","
     header = pd.read_csv(path, sep=sep, nrows=0).columns
+    if len(header) == 1:
+        other = next((c for c in (";", "\t", "|", ",") if c != sep and c in str(header[0])), None)
+        if other is not None:
+            raise ValueError(f"{path}: read as one column {str(header[0])[:80]!r} with separator {sep!r}, but the "
+                             f"header looks {other!r}-separated — set \"sep\": {json.dumps(other)} in lmrec.json "
+                             f"(or pass sep= to the loader)")
     dtypes = {c: str for c in id_cols if c in header}
     if only_empty_is_na:
         return pd.read_csv(path, sep=sep, dtype=dtypes, keep_default_na=False, na_values=[""])
