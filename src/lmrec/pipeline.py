@@ -135,6 +135,7 @@ def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: b
         kwargs["max_length"] = cfg.max_text_tokens
     if cfg.backend != "st":
         kwargs["backend"] = cfg.backend
+        kwargs["cache_root"] = cfg.cache_dir        # the ONNX export lives beside the embedding cache
     encoder = load_encoder(cfg.encoder, **kwargs)
     if texts and text_report.n_empty == len(texts):
         raise ValueError(f"dataset {dataset.name!r}: every item text is empty for fields {list(template.fields)} "

@@ -287,3 +287,21 @@ def test_catalog_shards_with_onnx_backend(tiny_st_dir, tmp_path, monkeypatch):
     assert res.exit_code == 2 and "int8" in res.output
     res = runner.invoke(app, args + ["--shards", str(tmp_path / "x"), "--backend", "tensorrt"])
     assert res.exit_code == 2 and "--backend must be" in res.output
+
+
+def test_onnx_export_goes_under_the_given_cache_dir(tiny_st_dir, tmp_path, monkeypatch):
+    """``encode_items`` with ``cache_dir`` keeps the ONNX export there, not under ``$LMREC_CACHE_DIR``."""
+    from lmrec.data.dataset import RecDataset
+    from lmrec.pipeline import ExperimentConfig, encode_items
+    import pandas as pd
+
+    monkeypatch.setenv("LMREC_CACHE_DIR", str(tmp_path / "env-cache"))
+    items = pd.DataFrame({"title": ["pipette tips", "lab coat"]}, index=["a", "b"])
+    inter = pd.DataFrame({"user_id": ["u", "u"], "item_id": ["a", "b"], "timestamp": [1, 2]})
+    ds = RecDataset("t", inter, items, text_fields=["title"])
+    cfg = ExperimentConfig(dataset="t", model="embknn", encoder=str(tiny_st_dir), backend="onnx-int8",
+                           cache_dir=str(tmp_path / "mine"))
+    vectors, _ = encode_items(ds, cfg)
+    assert vectors.shape == (2, 32)
+    assert list((tmp_path / "mine").rglob("model.int8.onnx"))
+    assert not (tmp_path / "env-cache").exists()

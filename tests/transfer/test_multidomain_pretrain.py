@@ -146,6 +146,24 @@ def test_fusion_cold_items_fall_back_to_text():
     assert model.history_["gate"]["text_share_cold_items"] == 1.0
 
 
+def test_fusion_across_domains_reports_the_gate_per_domain():
+    split = make_split(ring_dataset("t", n_users=12, n_items=6), "leave-one-out")
+    md = MultiDomainDataset.from_datasets([ring_dataset("src", n_users=10, n_items=5)], min_seq_len=2)
+    rng = np.random.default_rng(0)
+    vec = rng.normal(size=(split.n_items, 8)).astype(np.float32)
+    src_vec = rng.normal(size=(md.n_items, 8)).astype(np.float32)
+    model = Fusion(hidden=8, inner=16, epochs=1).fit_multidomain(TrainData(split, vec), md, src_vec)
+    assert model.score(split.test.users[:2], split.test.histories[:2]).shape == (2, split.n_items)
+    per = model.history_["gate"]["per_domain"]
+    assert [d["domain"] for d in per] == ["target", "src"]
+    assert per[0]["n_items"] == split.n_items and per[1]["n_items"] == md.n_items
+    assert per[0]["n_train_interactions"] == sum(len(t) for t in split.train)
+    assert per[1]["n_train_interactions"] == sum(len(t) for t in md.domains[0].train)
+    g = model.net_.gates()[1:].mean(dim=1).detach().numpy()
+    warm = split.warm_items
+    assert per[0]["text_share_warm_items"] == pytest.approx(float(g[:split.n_items][warm].mean()), abs=1e-4)
+
+
 class WordCountEncoder:
     """Stand-in text encoder for the cache: vector = [number of words, number of characters]."""
 

@@ -48,6 +48,7 @@ def load_encoder(
     backend: Literal["st", "onnx", "onnx-int8"] = "st",
     bf16: bool = False,
     num_threads: int | None = None,
+    cache_root: str | Path | None = None,
 ) -> TextEncoder:
     """Build the encoder for ``name``.
 
@@ -78,6 +79,9 @@ def load_encoder(
         Intra-op threads: the ONNX Runtime session's (``None``: every available core), or for
         ``"st"`` ``torch.set_num_threads`` — process-wide — (``None``: torch's default, one
         per physical core).
+    cache_root:
+        ONNX backends: the cache root their one-time export goes under (``None``:
+        ``$LMREC_CACHE_DIR``, else ``~/.cache/lmrec``).
 
     Returns
     -------
@@ -115,7 +119,8 @@ def load_encoder(
             from lmrec.encoders.onnx import OnnxEncoder
 
             return OnnxEncoder(model, quantize=backend == "onnx-int8", normalize=normalize,
-                               max_length=max_length, prefix=prefix, num_threads=num_threads)
+                               max_length=max_length, prefix=prefix, num_threads=num_threads,
+                               cache_root=cache_root)
         return SentenceTransformerEncoder(model, device=device, normalize=normalize,
                                           max_length=max_length, prefix=prefix, bf16=bf16)
 

@@ -161,7 +161,23 @@ class Fusion(Recommender):
         self.history_["domains"] = ["target", *[d.name for d in sources.domains]]
         self.history_["validation_candidates"] = "union of all domains' items"
         self._record_gate(union.warm_items[:n_t])
+        spans = [("target", 0, n_t, sum(len(s) for s in data.split.train))]
+        spans += [(d.name, n_t + d.offset, n_t + d.offset + d.n_items, sum(len(s) for s in d.train))
+                  for d in sources.domains]
+        self._record_domain_gates(union.warm_items, spans)
         return self
+
+    def _record_domain_gates(self, warm: np.ndarray, spans: list[tuple[str, int, int, int]]) -> None:
+        """Per domain: mean text share of the gate over its warm items, with its size (when ID helps)."""
+        with torch.no_grad():
+            g = self.net_.gates()[1:].mean(dim=1).numpy()
+        out = []
+        for name, lo, hi, n_train in spans:
+            w = warm[lo:hi]
+            out.append({"domain": name, "n_items": int(hi - lo), "n_warm_items": int(w.sum()),
+                        "n_train_interactions": int(n_train),
+                        "text_share_warm_items": round(float(g[lo:hi][w].mean()), 4) if w.any() else None})
+        self.history_["gate"]["per_domain"] = out
 
     def _record_gate(self, warm: np.ndarray) -> None:
         with torch.no_grad():
