@@ -420,8 +420,9 @@ def _group(rows: list[dict]) -> list[dict]:
         cold = [r["cold_items"].get("recall@10") for r in rs if r["cold_items"].get("n_cases")]
         row["cold r@10"] = f"{np.mean(cold):.4f} (n={rs[0]['cold_items']['n_cases']})" if cold else "—"
         row["wall_s"] = f"{np.mean([r['wall_s'] for r in rs]):.0f}"
-        row["stopped@best epoch"] = ", ".join(f"{r['stopped']}@{r.get('best_epoch')}" for r in rs
-                                              if r.get("stopped")) or "—"
+        row["stopped@best epoch"] = ", ".join(
+            f"{r['stopped']}@{'start' if r.get('best_epoch') == -1 else r.get('best_epoch')}" for r in rs
+            if r.get("stopped")) or "—"
         out.append(row)
     return out
 

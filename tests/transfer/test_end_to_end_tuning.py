@@ -64,3 +64,28 @@ def test_recommender_lr_of_the_continuation(encoder):
         model.config["lr"]
     with pytest.raises(ValueError, match="recommender_lr must be > 0"):
         tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=0.0, epochs=1, recommender_lr=0.0)
+
+
+def test_a_frozen_control_run_does_not_freeze_a_later_tuned_run(encoder):
+    """The benchmark runs the frozen control and then the tuned run on the same encoder copy."""
+    ds = ring_dataset("t", n_users=12, n_items=6)
+    split = make_split(ds, "leave-one-out")
+    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
+    vecs = encoder.encode(texts)
+    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
+    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=0.0, epochs=1, items_per_step=4)
+    assert not any(p.requires_grad for p in top.top.parameters())
+    seen = []
+    original_step = torch.optim.Adam.step
+
+    def step(self, *a, **k):               # record whether the encoder layers got gradients
+        seen.append(any(p.grad is not None and p.grad.abs().sum() > 0 for p in top.top.parameters()))
+        return original_step(self, *a, **k)
+
+    torch.optim.Adam.step = step
+    try:
+        tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=1e-3, epochs=1, items_per_step=4)
+    finally:
+        torch.optim.Adam.step = original_step
+    assert seen and all(seen)

@@ -171,11 +171,10 @@ def tune_end_to_end(model, data, item_encoder: TopLayerItemEncoder, *, encoder_l
     if not rec_lr > 0:
         raise ValueError(f"recommender_lr must be > 0, got {recommender_lr!r}")
     groups = [{"params": list(net.parameters()), "lr": rec_lr}]
+    for p in item_encoder.top.parameters():   # set both ways: one encoder may serve a frozen and a tuned run
+        p.requires_grad_(encoder_lr > 0)
     if encoder_lr > 0:
         groups.append({"params": list(item_encoder.top.parameters()), "lr": encoder_lr})
-    else:
-        for p in item_encoder.top.parameters():
-            p.requires_grad_(False)
     opt = torch.optim.Adam(groups)
     windows = training_windows(data.split.train, cfg["max_len"])
     lengths = np.array([len(w) for w in windows])
