@@ -130,3 +130,28 @@ def test_datasets_lists_news_folders(tmp_path):
     stats = json.loads(out.output)
     assert [s["name"] for s in stats] == ["nemig-en"]
     assert stats[0]["format"] == "news impressions" and "lmrec news train" in stats[0]["notes"][0]
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_fails(data_dir, tmp_path):
+    run = tmp_path / "run"
+    ok = runner.invoke(app, ["train", "--dataset", "shop", "--model", "pop", "--out", str(run),
+                             "--data-dir", str(data_dir), "--quiet"])
+    assert ok.exit_code == 0, ok.output
+    before = (run / "metrics.json").read_text()
+    bad = runner.invoke(app, ["train", "--dataset", "shop", "--model", "embknn", "--out", str(run), "--overwrite",
+                              "--data-dir", str(data_dir), "--text-fields", "no_such_field",
+                              "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+    assert bad.exit_code != 0
+    assert (run / "metrics.json").read_text() == before          # the previous run is intact
+    assert not list(tmp_path.glob("run.replaced-*"))
+    typo = runner.invoke(app, ["train", "--dataset", "shop", "--model", "sasrec-id", "--out", str(run),
+                               "--overwrite", "--data-dir", str(data_dir), "--param", "hiden=3"])
+    assert typo.exit_code == 2 and "has no parameter(s) ['hiden']" in typo.output and "hidden" in typo.output
+    assert (run / "metrics.json").read_text() == before
+
+
+def test_training_flags_a_model_does_not_use_are_noted_not_fatal(data_dir, tmp_path):
+    out = runner.invoke(app, ["train", "--dataset", "shop", "--model", "pop", "--out", str(tmp_path / "p"),
+                              "--data-dir", str(data_dir), "--epochs", "3", "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert "--epochs does not apply to pop" in out.output

@@ -258,3 +258,10 @@ def test_table_folder_bad_config(tmp_path):
     (folder / "lmrec.json").write_text(json.dumps({"format": "table", "interactions": "events.csv"}))
     with pytest.raises(ValueError, match="needs \"interactions\" and \"columns\""):
         load_table_folder(folder)
+
+
+def test_item_table_whose_ids_match_no_interaction_is_refused(tmp_path):
+    (tmp_path / "e.csv").write_text("u,i\na,x1\na,x2\n")
+    (tmp_path / "items.csv").write_text("i,title\nTitle one,x1\nTitle two,x2\n")     # columns swapped
+    with pytest.raises(ValueError, match=r"items\.csv: none of the 2 item ids of e\.csv has a row here"):
+        load_table(tmp_path / "e.csv", user_col="u", item_col="i", items_path=tmp_path / "items.csv")

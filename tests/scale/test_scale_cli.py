@@ -59,3 +59,19 @@ def test_encode_shard_errors_are_one_line():
     assert res.exit_code == 2 and "unknown engine 'spark'" in res.output
     res = runner.invoke(app, ["encode"])
     assert res.exit_code == 2 and "--dataset" in res.output
+
+
+def test_a_failed_start_leaves_no_manifest_and_overwrite_replaces(catalog_factory, tiny_bert_path, tmp_path):
+    path = catalog_factory("cat.csv", 6)
+    out = tmp_path / "shards"
+    base = ["encode", "--catalog", str(path), "--shards", str(out), "--encoder", str(tiny_bert_path),
+            "--shard-size", "4"]
+    res = CliRunner().invoke(app, base)                       # no 'text' column: refused before any write
+    assert res.exit_code == 2 and "no column" in res.output
+    assert not (out / "manifest.json").exists()
+    assert CliRunner().invoke(app, base + ["--text-column", "title"]).exit_code == 0
+    res = CliRunner().invoke(app, base + ["--text-column", "genre"])       # other settings: refused …
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    res = CliRunner().invoke(app, base + ["--text-column", "genre", "--overwrite"])   # … unless --overwrite
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "manifest.json").read_text())["spec"]["text_column"] == "genre"

@@ -170,7 +170,9 @@ def test_hnsw_ef_search_reaches_the_index_and_bad_values_are_refused(knn_run, en
 
     exact = RecommendationService(knn_run, encoder=encoder)
     svc = RecommendationService(knn_run, encoder=encoder, index_kind="hnsw", ef_search=200)
-    assert svc._snap.main._params["ef_search"] == 200
+    assert svc._snap.main._params["ef_search"] == 200 and svc.info().ef_search == 200
+    assert TestClient(create_app(service=svc)).get("/healthz").json()["ef_search"] == 200
+    assert exact.info().ef_search is None
     want = [r.item_id for r in exact.recommend(text="space opera", k=5)]
     assert [r.item_id for r in svc.recommend(text="space opera", k=5)] == want   # 12 items: HNSW is exact here
     again = RecommendationService(knn_run, encoder=encoder, index_kind="hnsw", ef_search=32)  # from the cache

@@ -89,3 +89,30 @@ def test_a_frozen_control_run_does_not_freeze_a_later_tuned_run(encoder):
     finally:
         torch.optim.Adam.step = original_step
     assert seen and all(seen)
+
+
+def test_rows_re_encoded_in_training_match_the_cached_rows(encoder):
+    """No dropout on the re-encoded rows: with the encoder unchanged they equal the cached table,
+    so the recommender cannot tell this step's items from the others by their noise."""
+    ds = ring_dataset("t", n_users=12, n_items=6)
+    split = make_split(ds, "leave-one-out")
+    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
+    vecs = encoder.encode(texts)
+    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
+    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    cached = top.encode_all()
+    calls = []
+    original = TopLayerItemEncoder.forward
+
+    def forward(self, rows):
+        out = original(self, rows)
+        if torch.is_grad_enabled():
+            calls.append((self.training, torch.allclose(out.detach(), cached[rows], atol=1e-6)))
+        return out
+
+    TopLayerItemEncoder.forward = forward
+    try:
+        tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=1e-12, epochs=1, items_per_step=4)
+    finally:
+        TopLayerItemEncoder.forward = original
+    assert calls and all(not training and same for training, same in calls)

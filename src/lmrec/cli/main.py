@@ -8,6 +8,7 @@ the commands, so ``lmrec --help`` is instant.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -120,7 +121,10 @@ def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Datase
            batch_size: int = typer.Option(64, "--batch-size", help="Texts per forward pass."),
            concurrency: int = typer.Option(2, "--concurrency", help="Encoder actors for --engine ray."),
            ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster (default "
-                                                     "$RAY_ADDRESS, else a local one).")) -> None:
+                                                     "$RAY_ADDRESS, else a local one)."),
+           overwrite: bool = typer.Option(False, "--overwrite", help="--shards: discard a folder that holds an "
+                                          "encode with other settings (default: refuse; same settings resume).")
+           ) -> None:
     """Encode every item's text into the embedding cache (and optionally a .npy file), or with --shards
     into Parquet shards, in one process or on Ray (--engine ray)."""
     if backend not in ("st", "onnx", "onnx-int8"):
@@ -133,7 +137,8 @@ def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Datase
         return encode_shards(shards, engine=engine, catalog=catalog, dataset=dataset, data_dir=data_dir,
                              encoder=encoder, pooling=pooling, text_fields=text_fields, id_column=id_column,
                              text_column=text_column, shard_size=shard_size, batch_size=batch_size,
-                             concurrency=concurrency, ray_address=ray_address, backend=backend)
+                             concurrency=concurrency, ray_address=ray_address, backend=backend,
+                             overwrite=overwrite)
     if dataset is None:
         _fail(ValueError("give --dataset (or --catalog FILE --shards DIR)"))
     from lmrec.data.registry import load_dataset
@@ -185,7 +190,7 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
           cold_frac: Optional[float] = typer.Option(None, help="Share of cold items for --split cold-start-items "
                                                                "(default 0.1)."),
           epochs: Optional[int] = typer.Option(None, help="Max epochs (sequential models)."),
-          max_train_seconds: Optional[float] = typer.Option(None, help="Training time budget in seconds."),
+          max_train_seconds: Optional[float] = typer.Option(None, help="Training time budget in seconds (0: no limit)."),
           param: list[str] = typer.Option([], "--param", help="Model hyper-parameter key=value (repeatable)."),
           cache_dir: Optional[str] = typer.Option(None, help="Embedding cache directory."),
           overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
@@ -199,21 +204,39 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
         params = _parse_params(param)
         if cold_frac is not None and split.replace("_", "-") != "cold-start-items":
             raise ValueError(f"--cold-frac only applies to --split cold-start-items, not --split {split}")
-        if epochs is not None:
-            params["epochs"] = epochs
-        if max_train_seconds is not None:
-            params["max_train_seconds"] = max_train_seconds
+        from lmrec.models.registry import create_model, model_parameters
+
+        for flag, key, value in (("--epochs", "epochs", epochs), ("--max-train-seconds", "max_train_seconds",
+                                                                     max_train_seconds)):
+            if value is None:
+                continue
+            if key in model_parameters(model):
+                params[key] = value
+            else:
+                typer.echo(f"note: {flag} does not apply to {model} (it has no training loop); ignored", err=True)
+        create_model(model, **params)          # bad parameters fail here, before any file is touched
         cfg = ExperimentConfig(dataset=dataset, model=model, data_dir=data_dir, split=split, seed=seed,
                                encoder=encoder, pooling=pooling,
                                text_fields=text_fields.split(",") if text_fields else None,
                                exclude_history=not include_history,
                                cold_frac=0.1 if cold_frac is None else cold_frac, model_params=params,
                                cache_dir=cache_dir)
+        backup = None
         if out.exists() and any(out.iterdir()):
             if not overwrite:
                 raise ValueError(f"{out} already exists and is not empty; pass --overwrite to replace it")
-            shutil.rmtree(out)
-        result = run_experiment(cfg, out, show_progress=not quiet)
+            backup = out.with_name(f"{out.name}.replaced-{os.getpid()}")
+            out.rename(backup)                 # the old run survives until the new one is complete
+        try:
+            result = run_experiment(cfg, out, show_progress=not quiet)
+        except BaseException:
+            if backup is not None:
+                shutil.rmtree(out, ignore_errors=True)
+                backup.rename(out)
+                typer.echo(f"note: the previous run in {out} was kept", err=True)
+            raise
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
     except USER_ERRORS as exc:
         _fail(exc)
     m = result.metrics["metrics"]

@@ -11,7 +11,8 @@ import typer
 def encode_shards(shards: Path, *, engine: str, catalog: Optional[Path], dataset: Optional[str],
                   data_dir: Optional[str], encoder: Optional[str], pooling: Optional[str],
                   text_fields: Optional[str], id_column: str, text_column: Optional[str], shard_size: int,
-                  batch_size: int, concurrency: int, ray_address: Optional[str], backend: str = "st") -> None:
+                  batch_size: int, concurrency: int, ray_address: Optional[str], backend: str = "st",
+                  overwrite: bool = False) -> None:
     """Run :func:`lmrec.scale.encode_catalog.encode_to_shards` and print its report."""
     from lmrec.cli.main import USER_ERRORS, _fail
     from lmrec.scale.encode_catalog import encode_to_shards
@@ -22,7 +23,7 @@ def encode_shards(shards: Path, *, engine: str, catalog: Optional[Path], dataset
                                text_fields=text_fields.split(",") if text_fields else None, id_column=id_column,
                                text_column=text_column, shard_size=shard_size, batch_size=batch_size,
                                concurrency=concurrency, address=ray_address,
-                               backend=backend)
+                               backend=backend, overwrite=overwrite)
     except (*USER_ERRORS, RuntimeError) as exc:
         _fail(exc)
     typer.echo(f"{rep.engine}: {rep.n_items} items in {rep.n_shards} shards ({rep.n_shards_done_before} already done), "

@@ -51,10 +51,44 @@ def create_model(name: str, **params: Any) -> Recommender:
         raise ValueError(f"model {name!r} fixes {sorted(clash)}; pick another model name instead")
     if cls.__init__ is Recommender.__init__ and params:   # no hyper-parameters of its own
         raise ValueError(f"model {name!r} takes no parameters; got {', '.join(sorted(params))}")
+    unknown = sorted(set(params) - set(model_parameters(name)))
+    if unknown:
+        raise ValueError(f"model {name!r} has no parameter(s) {unknown}; its parameters: "
+                         f"{', '.join(model_parameters(name)) or 'none'}")
+    import inspect
+
+    defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()}
+    for key, value in params.items():
+        default = defaults.get(key)
+        if (isinstance(default, (int, float)) and not isinstance(default, bool)
+                and not (isinstance(value, (int, float)) and not isinstance(value, bool))):
+            raise ValueError(f"model {name!r}: parameter {key} expects a number (default {default!r}), got {value!r}")
     try:
         return cls(**fixed, **params)
     except TypeError as exc:
         raise ValueError(f"model {name!r}: {exc}") from None
+
+
+def model_parameters(name: str) -> list[str]:
+    """Hyper-parameter names ``create_model(name, ...)`` accepts (the constructor's, minus the
+    ones the name fixes), in signature order.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model name.
+    """
+    import inspect
+
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    path, fixed = MODELS[name]
+    cls = _class(path)
+    if cls.__init__ is Recommender.__init__:
+        return []
+    sig = inspect.signature(cls.__init__)
+    return [k for k, v in sig.parameters.items() if k != "self" and k not in fixed
+            and v.kind in (v.POSITIONAL_OR_KEYWORD, v.KEYWORD_ONLY)]
 
 
 def load_recommender(path: str | Path, item_vectors: np.ndarray | None = None) -> Recommender:

@@ -37,7 +37,7 @@ def encode_to_shards(out: str | os.PathLike, *, engine: str = "local", catalog: 
                      pooling: str | None = None, text_fields: Sequence[str] | None = None,
                      id_column: str = "item_id", text_column: str | None = None, shard_size: int = 4096,
                      batch_size: int = 64, concurrency: int = 2, address: str | None = None,
-                     num_cpus: int | None = 2, backend: str = "st") -> EncodeReport:
+                     num_cpus: int | None = 2, backend: str = "st", overwrite: bool = False) -> EncodeReport:
     """Encode a catalog file (or a dataset's items) into resumable Parquet shards in ``out``.
 
     Parameters
@@ -52,6 +52,8 @@ def encode_to_shards(out: str | os.PathLike, *, engine: str = "local", catalog: 
         For a catalog: the text column, else the fields to render (default column ``text``).
     backend:
         Encoder runtime: ``"st"``, ``"onnx"`` or ``"onnx-int8"`` (each Ray actor builds its own).
+    overwrite:
+        Discard an ``out`` folder holding an encode with other settings instead of refusing.
     Others:
         See the engines.
 
@@ -79,7 +81,8 @@ def encode_to_shards(out: str | os.PathLike, *, engine: str = "local", catalog: 
     elif text_column is None and not fields:
         text_column = "text"
     common: dict[str, Any] = dict(encoder=encoder, id_column=id_column, text_column=text_column, text_fields=fields,
-                                  shard_size=shard_size, batch_size=batch_size, pooling=pooling, backend=backend)
+                                  shard_size=shard_size, batch_size=batch_size, pooling=pooling, backend=backend,
+                                  overwrite=overwrite)
     if engine == "local":
         return stream_encode(catalog, out, **common)
     from lmrec.scale.ray_encode import ray_encode

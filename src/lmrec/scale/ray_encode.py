@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from lmrec.scale.shards import (EncodeManifest, TextSpec, iter_catalog, open_output, peak_rss_mb, source_info,
+from lmrec.scale.shards import (EncodeManifest, TextSpec, checked_catalog, open_output, peak_rss_mb, source_info,
                                 write_manifest, write_shard)
 from lmrec.scale.stream_encode import EncodeReport, count_empty, resolve_encoder
 
@@ -136,6 +136,7 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
     t0 = time.perf_counter()
     catalog, out = Path(catalog), Path(out)
     spec = TextSpec(id_column, text_column, tuple(text_fields))
+    shards = checked_catalog(catalog, shard_size, spec)  # a bad file/column fails before any load or write
     probe = resolve_encoder(encoder, pooling, max_length, backend)  # identity for the manifest (and fail early)
     manifest = EncodeManifest(encoder=probe.identity(), encoder_hash=probe.identity_hash(),
                               source=source_info(catalog), spec=asdict(spec), shard_size=shard_size, dim=probe.dim,
@@ -180,7 +181,7 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
             raise RuntimeError(f"Ray returned incomplete shards {sorted(pending)}; rerun to resume")
         window.clear()
 
-    for k, ids, texts in iter_catalog(catalog, shard_size, spec):
+    for k, ids, texts in shards:
         if limit_shards is not None and k >= limit_shards:
             break
         n_items += len(ids)

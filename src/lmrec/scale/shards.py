@@ -159,6 +159,17 @@ def iter_catalog(path: str | os.PathLike, shard_size: int, spec: TextSpec) -> It
         yield k, buf_ids, buf_texts
 
 
+def checked_catalog(path: str | os.PathLike, shard_size: int, spec: TextSpec
+                    ) -> Iterator[tuple[int, list[str], list[str]]]:
+    """:func:`iter_catalog` with its first shard read now, so a missing file or column fails before
+    anything is written to the output folder (a failed start leaves no manifest behind)."""
+    import itertools
+
+    it = iter_catalog(path, shard_size, spec)
+    first = next(it, None)
+    return it if first is None else itertools.chain([first], it)
+
+
 # ----------------------------------------------------------------------------- output shards
 
 
@@ -345,7 +356,7 @@ def open_output(out: Path, manifest: EncodeManifest, overwrite: bool = False) ->
         if theirs != mine:
             diff = sorted(k for k in mine if mine[k] != theirs[k])
             raise ValueError(f"{out} holds an encode with other settings ({', '.join(diff)} differ); "
-                             "use another output folder or overwrite it")
+                             "use another output folder or overwrite it (`lmrec encode --overwrite`, `overwrite=True`)")
     if old is not None and overwrite:
         shutil.rmtree(out)
         out.mkdir(parents=True)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from lmrec.scale.shards import (EncodeManifest, TextSpec, iter_catalog, open_output, peak_rss_mb, source_info,
+from lmrec.scale.shards import (EncodeManifest, TextSpec, checked_catalog, open_output, peak_rss_mb, source_info,
                                 write_manifest, write_shard)
 
 
@@ -134,13 +134,14 @@ def stream_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder
     t0 = time.perf_counter()
     catalog, out = Path(catalog), Path(out)
     spec = TextSpec(id_column, text_column, tuple(text_fields))
+    shards = checked_catalog(catalog, shard_size, spec)  # a bad file/column fails before any load or write
     enc = resolve_encoder(encoder, pooling, max_length, backend)
     manifest = EncodeManifest(encoder=enc.identity(), encoder_hash=enc.identity_hash(), source=source_info(catalog),
                               spec=asdict(spec), shard_size=shard_size, dim=enc.dim, engine="local",
                               extra={"limit_shards": limit_shards})
     done = open_output(out, manifest, overwrite)
     n_items = n_shards = n_encoded = n_empty = 0
-    for k, ids, texts in iter_catalog(catalog, shard_size, spec):
+    for k, ids, texts in shards:
         if limit_shards is not None and k >= limit_shards:
             break
         n_items += len(ids)

@@ -64,6 +64,7 @@ class Health(BaseModel):
     index_kind: str
     accepts_new_items: bool
     text_fields: list[str]
+    ef_search: Optional[int] = None
 
 
 class ItemInfo(BaseModel):

@@ -72,6 +72,7 @@ class ServiceInfo:
     index_kind: str
     accepts_new_items: bool
     text_fields: list[str] = field(default_factory=list)
+    ef_search: int | None = None
 
 
 class _RowBuffer:
@@ -277,7 +278,8 @@ class RecommendationService:
         cfg = self.run.config
         return ServiceInfo(run_dir=str(self.run_dir), model=cfg.model, n_items=self._snap.n_live,
                            dim=self.space.dim, index_kind=self.index_kind, accepts_new_items=self.space.reads_text,
-                           text_fields=list(self.template.fields))
+                           text_fields=list(self.template.fields),
+                           ef_search=self._snap.main._params.get("ef_search") if self.index_kind == "hnsw" else None)
 
     def _search(self, snap: _Snapshot, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
         if not np.isfinite(query).all():

@@ -177,6 +177,11 @@ def load_table(interactions_path: Path, *, user_col: str, item_col: str,
     notes = [] if fields else ["no item text: pass items_path/text_cols for text-based models"]
     if items_path is not None:
         n_absent = len(set(inter["item_id"]) - set(items.index))
+        if n_absent and n_absent == inter["item_id"].nunique():
+            raise ValueError(f"{items_path}: none of the {inter['item_id'].nunique()} item ids of "
+                             f"{interactions_path.name} has a row here (e.g. {inter['item_id'].iloc[0]!r}; this "
+                             f"table's ids look like {list(items.index[:2])}) — check the item id column and the "
+                             "separator (a stray separator inside a text shifts the columns)")
         if n_absent:
             notes.append(f"{n_absent} interacted item(s) have no row in {items_path.name} (no text)")
     return RecDataset(name=name or interactions_path.stem.split(".")[0], interactions=inter,
