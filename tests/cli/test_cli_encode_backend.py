@@ -19,7 +19,7 @@ def data_dir(shop_data_dir):
 def test_encode_backends_agree_and_are_cached_apart(data_dir, tmp_path, monkeypatch):
     import torch
 
-    monkeypatch.setenv("LMREC_CACHE_DIR", str(tmp_path / "lmrec-cache"))  # where the ONNX export goes
+    monkeypatch.setenv("LMREC_CACHE_DIR", str(tmp_path / "lmrec-cache"))  # must stay unused
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
     cache = tmp_path / "emb"
@@ -35,7 +35,8 @@ def test_encode_backends_agree_and_are_cached_apart(data_dir, tmp_path, monkeypa
     assert cos.min() > 0.97 and not np.allclose(vectors["st"], vectors["onnx-int8"], atol=1e-4)
     identities = [json.loads(p.read_text())["identity"]["backend"] for p in cache.glob("embeddings/*/*/config.json")]
     assert sorted(identities) == ["onnx-int8", "sentence-transformers"]  # never mixed in one folder
-    assert list((tmp_path / "lmrec-cache" / "onnx").glob("*/model.int8.onnx"))
+    assert list((cache / "onnx").glob("*/model.int8.onnx"))           # the export follows --cache-dir
+    assert not (tmp_path / "lmrec-cache" / "onnx").exists()
 
 
 def test_unknown_backend_is_a_user_error(data_dir):
