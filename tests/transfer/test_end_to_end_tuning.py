@@ -116,3 +116,29 @@ def test_rows_re_encoded_in_training_match_the_cached_rows(encoder):
     finally:
         TopLayerItemEncoder.forward = original
     assert calls and all(not training and same for training, same in calls)
+
+
+def test_standardisation_is_refitted_at_every_refresh(encoder, monkeypatch):
+    """A drifted dimension of the tuned encoder's vectors reaches the recommender standardised again."""
+    import lmrec.evaluation.ranking as ranking
+
+    ds = ring_dataset("t", n_users=12, n_items=6)
+    split = make_split(ds, "leave-one-out")
+    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
+    vecs = encoder.encode(texts)
+    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
+    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    original = top.encode_all
+    seen = []
+
+    def drifting():                      # after the first validation, dimension 0 is 50× wider
+        out = original().clone()
+        if seen:
+            out[:, 0] *= 50.0
+        return out
+
+    monkeypatch.setattr(top, "encode_all", drifting)
+    monkeypatch.setattr(ranking, "evaluate_ranking", lambda *a, **k: (
+        seen.append(model.net_.text[1:, 0].std().item()) or {"metrics": {"ndcg@10": 0.0}}))
+    tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=1e-6, epochs=1, items_per_step=4)
+    assert len(seen) == 2 and seen[1] == pytest.approx(seen[0], rel=0.05)   # not 50× larger

@@ -161,15 +161,18 @@ def tune_end_to_end(model, data, item_encoder: TopLayerItemEncoder, *, encoder_l
     net, cfg = model.net_, model.config
     torch.manual_seed(data.seed)
     rng = np.random.default_rng(data.seed)
-    vecs = item_encoder.encode_all()
-    nonzero = vecs.abs().sum(1) > 0
-    mean, std = vecs[nonzero].mean(0), vecs[nonzero].std(0) + 1e-6
+    stats: dict[str, torch.Tensor] = {}
 
     def standardise(v: torch.Tensor) -> torch.Tensor:
-        return (v - mean) / std * (v.abs().sum(1, keepdim=True) > 0)
+        return (v - stats["mean"]) / stats["std"] * (v.abs().sum(1, keepdim=True) > 0)
 
     def refresh() -> None:
-        net.text = torch.cat([torch.zeros(1, vecs.shape[1]), standardise(item_encoder.encode_all())])
+        # the standardisation is refitted on every refresh: fitted once, it magnified the drift of
+        # low-variance dimensions as the tuned layers moved (validation collapsed after one epoch)
+        vecs = item_encoder.encode_all()
+        nonzero = vecs.abs().sum(1) > 0
+        stats.update(mean=vecs[nonzero].mean(0), std=vecs[nonzero].std(0) + 1e-6)
+        net.text = torch.cat([torch.zeros(1, vecs.shape[1]), standardise(vecs)])
 
     refresh()
     rec_lr = cfg["lr"] if recommender_lr is None else float(recommender_lr)
