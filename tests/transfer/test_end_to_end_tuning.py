@@ -23,6 +23,16 @@ def encoder():
 TEXTS = ["stainless steel funnel", "digital caliper 6 inch", "", "nitrile gloves, large, box of 100"]
 
 
+def _fitted(encoder, n_users: int = 12, n_items: int = 6):
+    """A ring dataset's leave-one-out split, its text vectors, a 1-epoch text SASRec and a
+    one-layer :class:`TopLayerItemEncoder` over the same item texts."""
+    split = make_split(ring_dataset("t", n_users=n_users, n_items=n_items), "leave-one-out")
+    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
+    vecs = encoder.encode(texts)
+    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
+    return split, vecs, model, TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+
+
 def test_cached_bottom_plus_top_layers_reproduce_the_encoder(encoder):
     top = TopLayerItemEncoder(encoder, TEXTS, n_tuned_layers=2, max_tokens=32)
     got = top.encode_all().numpy()
@@ -34,12 +44,7 @@ def test_cached_bottom_plus_top_layers_reproduce_the_encoder(encoder):
 
 
 def test_tuning_moves_only_the_copied_layers(encoder):
-    ds = ring_dataset("t", n_users=12, n_items=6)
-    split = make_split(ds, "leave-one-out")
-    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
-    vecs = encoder.encode(texts)
-    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
-    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    split, vecs, model, top = _fitted(encoder, n_users=12, n_items=6)
     before = [p.detach().clone() for p in top.top.parameters()]
     shared_before = next(encoder.model[0].auto_model.encoder.layer[-1].parameters()).detach().clone()
     hist = tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=1e-3, epochs=1, items_per_step=4)
@@ -52,12 +57,7 @@ def test_tuning_moves_only_the_copied_layers(encoder):
 
 
 def test_recommender_lr_of_the_continuation(encoder):
-    ds = ring_dataset("t", n_users=8, n_items=5)
-    split = make_split(ds, "leave-one-out")
-    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
-    vecs = encoder.encode(texts)
-    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
-    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    split, vecs, model, top = _fitted(encoder, n_users=8, n_items=5)
     hist = tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=0.0, epochs=1, recommender_lr=2e-4)
     assert hist["recommender_lr"] == 2e-4
     assert tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=0.0, epochs=1)["recommender_lr"] == \
@@ -68,12 +68,7 @@ def test_recommender_lr_of_the_continuation(encoder):
 
 def test_a_frozen_control_run_does_not_freeze_a_later_tuned_run(encoder):
     """The benchmark runs the frozen control and then the tuned run on the same encoder copy."""
-    ds = ring_dataset("t", n_users=12, n_items=6)
-    split = make_split(ds, "leave-one-out")
-    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
-    vecs = encoder.encode(texts)
-    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
-    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    split, vecs, model, top = _fitted(encoder, n_users=12, n_items=6)
     tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=0.0, epochs=1, items_per_step=4)
     assert not any(p.requires_grad for p in top.top.parameters())
     seen = []
@@ -94,12 +89,7 @@ def test_a_frozen_control_run_does_not_freeze_a_later_tuned_run(encoder):
 def test_rows_re_encoded_in_training_match_the_cached_rows(encoder):
     """No dropout on the re-encoded rows: with the encoder unchanged they equal the cached table,
     so the recommender cannot tell this step's items from the others by their noise."""
-    ds = ring_dataset("t", n_users=12, n_items=6)
-    split = make_split(ds, "leave-one-out")
-    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
-    vecs = encoder.encode(texts)
-    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
-    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    split, vecs, model, top = _fitted(encoder, n_users=12, n_items=6)
     cached = top.encode_all()
     calls = []
     original = TopLayerItemEncoder.forward
@@ -122,12 +112,7 @@ def test_standardisation_is_refitted_at_every_refresh(encoder, monkeypatch):
     """A drifted dimension of the tuned encoder's vectors reaches the recommender standardised again."""
     import lmrec.evaluation.ranking as ranking
 
-    ds = ring_dataset("t", n_users=12, n_items=6)
-    split = make_split(ds, "leave-one-out")
-    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
-    vecs = encoder.encode(texts)
-    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1).fit(TrainData(split, vecs))
-    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    split, vecs, model, top = _fitted(encoder, n_users=12, n_items=6)
     original = top.encode_all
     seen = []
 

@@ -40,7 +40,8 @@ def create_model(name: str, **params: Any) -> Recommender:
     Raises
     ------
     ValueError
-        For an unknown name (the known names are listed) or an unknown parameter.
+        For an unknown name (the known names are listed), an unknown parameter (the model's
+        parameters are listed) or a non-number where the default is a number.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
@@ -49,17 +50,14 @@ def create_model(name: str, **params: Any) -> Recommender:
     clash = set(fixed) & set(params)
     if clash:
         raise ValueError(f"model {name!r} fixes {sorted(clash)}; pick another model name instead")
-    if cls.__init__ is Recommender.__init__ and params:   # no hyper-parameters of its own
+    defaults = _defaults(cls, fixed)
+    if params and not defaults:                          # no hyper-parameters of its own
         raise ValueError(f"model {name!r} takes no parameters; got {', '.join(sorted(params))}")
-    unknown = sorted(set(params) - set(model_parameters(name)))
+    unknown = sorted(set(params) - set(defaults))
     if unknown:
-        raise ValueError(f"model {name!r} has no parameter(s) {unknown}; its parameters: "
-                         f"{', '.join(model_parameters(name)) or 'none'}")
-    import inspect
-
-    defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()}
+        raise ValueError(f"model {name!r} has no parameter(s) {unknown}; its parameters: {', '.join(defaults)}")
     for key, value in params.items():
-        default = defaults.get(key)
+        default = defaults[key]
         if (isinstance(default, (int, float)) and not isinstance(default, bool)
                 and not (isinstance(value, (int, float)) and not isinstance(value, bool))):
             raise ValueError(f"model {name!r}: parameter {key} expects a number (default {default!r}), got {value!r}")
@@ -78,17 +76,21 @@ def model_parameters(name: str) -> list[str]:
     ValueError
         For an unknown model name.
     """
-    import inspect
-
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     path, fixed = MODELS[name]
-    cls = _class(path)
+    return list(_defaults(_class(path), fixed))
+
+
+def _defaults(cls, fixed: dict[str, Any]) -> dict[str, Any]:
+    """Keyword parameters of ``cls.__init__`` (minus ``fixed``) → their defaults; ``{}`` for a
+    model without hyper-parameters of its own."""
+    import inspect
+
     if cls.__init__ is Recommender.__init__:
-        return []
-    sig = inspect.signature(cls.__init__)
-    return [k for k, v in sig.parameters.items() if k != "self" and k not in fixed
-            and v.kind in (v.POSITIONAL_OR_KEYWORD, v.KEYWORD_ONLY)]
+        return {}
+    return {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()
+            if k != "self" and k not in fixed and v.kind in (v.POSITIONAL_OR_KEYWORD, v.KEYWORD_ONLY)}
 
 
 def load_recommender(path: str | Path, item_vectors: np.ndarray | None = None) -> Recommender:

@@ -279,7 +279,7 @@ class RecommendationService:
         return ServiceInfo(run_dir=str(self.run_dir), model=cfg.model, n_items=self._snap.n_live,
                            dim=self.space.dim, index_kind=self.index_kind, accepts_new_items=self.space.reads_text,
                            text_fields=list(self.template.fields),
-                           ef_search=self._snap.main._params.get("ef_search") if self.index_kind == "hnsw" else None)
+                           ef_search=self._snap.main.params.get("ef_search") if self.index_kind == "hnsw" else None)
 
     def _search(self, snap: _Snapshot, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
         if not np.isfinite(query).all():
