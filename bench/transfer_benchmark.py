@@ -124,7 +124,10 @@ def stage_pretrain(args, doc: dict) -> None:
     from lmrec.data.multidomain import DomainOverlapError, MultiDomainDataset, check_domain_overlap
     from lmrec.data.registry import load_dataset
     from lmrec.encoders.factory import load_encoder
-    from lmrec.training.pretrain import PretrainConfig, pretrain_unisrec, pretrain_zesrec
+    from lmrec.models.unisrec import pretrain_unisrec
+    from lmrec.models.zesrec import pretrain_zesrec
+    from lmrec.training.pretrain import PretrainConfig
+    from lmrec.transfer import encode_domains, encode_word_drop
 
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -143,8 +146,8 @@ def stage_pretrain(args, doc: dict) -> None:
                                           exclude_items=exclude)
     encoder = load_encoder(None)
     t1 = time.perf_counter()
-    vectors = md.encode(encoder, show_progress=False)
-    aug = md.encode_word_drop(encoder, n_variants=1, p=0.15, seed=0)
+    vectors = encode_domains(md, encoder, show_progress=False)
+    aug = encode_word_drop(md, encoder, n_variants=1, p=0.15, seed=0)
     encode_s = time.perf_counter() - t1
     print(f"sources: {md.n_items} items encoded (+1 word-drop variant) in {encode_s:.0f}s", flush=True)
     cfg = PretrainConfig(epochs=args.pretrain_epochs, max_train_seconds=args.pretrain_seconds, seed=0)
@@ -177,7 +180,8 @@ def stage_zesrec(args, doc: dict) -> None:
     from lmrec.encoders.factory import load_encoder
     from lmrec.models.zesrec import ZESRec
     from lmrec.seed import seed_everything
-    from lmrec.training.pretrain import PretrainConfig, pretrain_zesrec, zero_shot_evaluate
+    from lmrec.models.zesrec import pretrain_zesrec
+    from lmrec.training.pretrain import PretrainConfig, zero_shot_evaluate
 
     torch.set_num_threads(2)
     md, vectors = _sources_md()
@@ -243,7 +247,8 @@ def stage_scientific(args, doc: dict) -> None:
     from lmrec.models.zesrec import ZESRec
     from lmrec.encoders.factory import load_encoder
     from lmrec.seed import seed_everything
-    from lmrec.training.pretrain import finetune_unisrec, unisrec_zero_shot, zero_shot_evaluate
+    from lmrec.models.unisrec import finetune_unisrec, unisrec_zero_shot
+    from lmrec.training.pretrain import zero_shot_evaluate
 
     torch.set_num_threads(2)
     ds, split, vectors = _target()

@@ -87,7 +87,7 @@ def run_rating(seeds: list[int], ubert_seeds: list[int]) -> None:
     import torch
 
     from lmrec.data.registry import load_dataset
-    from lmrec.evaluation.rating import run_rating_experiment
+    from lmrec.rating_pipeline import run_rating_experiment
 
     torch.set_num_threads(2)
     data = {d: load_dataset(f"amazon2018-raw/{d}") for d in DOMAINS}
@@ -201,7 +201,8 @@ def run_cold(seeds: list[int], tt_seconds: float, datasets: list[str] | None = N
 
     from lmrec.data.cold_users import cold_start_users
     from lmrec.data.registry import load_dataset
-    from lmrec.data.user_text import UserTextConfig, build_user_texts, encode_user_texts, read_user_tags
+    from lmrec.data.user_text import UserTextConfig, build_user_texts, read_user_tags
+    from lmrec.encoders.user_text import encode_user_texts
     from lmrec.evaluation.ranking import evaluate_ranking
     from lmrec.models import TrainData
     from lmrec.models.pop import Pop

@@ -88,3 +88,27 @@ def shop_data_dir(tmp_path, tiny_dataset) -> Path:
     """A data directory holding the tiny dataset as the generic CSV dataset ``shop`` (for CLI tests)."""
     return write_shop_folder(tmp_path / "data", tiny_dataset)
 
+
+
+TINY_VOCAB_WORDS = ["movie", "number", "space", "opera", "romantic", "comedy", "horror", "documentary", "item",
+                    "red", "green", "blue", "tea", "cup", ".", ",", "(", ")"] + [str(d) for d in range(10)] + [
+                    f"##{d}" for d in range(10)]
+"""The words of :func:`tiny_wordpiece_dir`'s vocabulary (lower case, plus [PAD] [UNK] [CLS] [SEP] [MASK])."""
+
+
+@pytest.fixture(scope="session")
+def tiny_wordpiece_dir(tmp_path_factory) -> Path:
+    """A random 2-layer BERT (hidden 32) with a 43-entry English WordPiece vocabulary, saved with
+    ``save_pretrained`` (``load_encoder(path)`` gives an HFEncoder, mean pooling). Thai/CJK text
+    tokenizes to ``[UNK]`` only; ``"Movie number 3. horror"`` to known words only."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-wordpiece")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + TINY_VOCAB_WORDS
+    BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, do_lower_case=True).save_pretrained(str(folder))
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=256)
+    BertModel(cfg).eval().save_pretrained(str(folder))
+    return folder

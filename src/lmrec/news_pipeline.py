@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lmrec.data.news import MIN_TEXT_COVERAGE, NewsDataset, load_news_dataset, split_by_user
+from lmrec.data.news import MIN_TEXT_COVERAGE, NewsDataset, split_by_user
+from lmrec.data.news_registry import load_news_dataset
 from lmrec.evaluation.impressions import evaluate_impressions, format_prediction_line
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)

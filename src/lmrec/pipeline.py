@@ -53,7 +53,7 @@ class ExperimentConfig:
         Pooling for Hugging Face ``AutoModel`` encoders (``cls | mean | last_token``).
     backend:
         Encoder runtime for sentence-transformers models: ``st`` (PyTorch), ``onnx`` or
-        ``onnx-int8`` (see :func:`lmrec.encoders.factory.load_encoder`).
+        ``onnx-int8``, ``onnx-int8-fused`` or ``auto`` (see :func:`lmrec.encoders.factory.load_encoder`).
     text_fields:
         Item fields of the text template (``None``: the dataset's default fields).
     exclude_history:
@@ -120,7 +120,11 @@ def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: b
     vectors:
         ``float32 [n_items, dim]`` in internal item order; items with empty text get a zero row.
     report:
-        ``{"encoder": identity, "template": {...}, "text": TextReport, "wall_s": …}``.
+        ``{"encoder": identity, "template": {...}, "text": TextReport, "vocabulary":
+        VocabularyFit, "wall_s": …}``; ``vocabulary`` (:mod:`lmrec.encoders.vocab_fit`) counts
+        unknown tokens, mostly-unknown texts and distinct texts with identical vectors, and a
+        :class:`~lmrec.encoders.vocab_fit.VocabularyFitWarning` is issued when they are too many.
+        ``run_experiment`` writes it into ``metrics.json`` (``extra.encoding.vocabulary``).
     """
     from lmrec.encoders.cache import encode_cached
     from lmrec.encoders.factory import load_encoder
@@ -152,29 +156,55 @@ def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: b
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
     vectors = encode_cached(encoder, texts, cache, namespace=template.version, batch_size=cfg.batch_size,
                             show_progress=show_progress)
+    from lmrec.encoders.vocab_fit import measure_vocabulary
+
+    # unknown tokens and colliding vectors (e.g. Thai titles under an English vocabulary): warns
+    vocabulary = measure_vocabulary(encoder, texts, vectors, ids=dataset.item_map.ids, stacklevel=2)
     report = {
         "encoder": encoder.identity(),
         "template": {"fields": list(template.fields), "with_field_names": template.with_field_names,
                      "version": template.version},
         "text": text_report.to_dict(),
+        "vocabulary": vocabulary.to_dict(),
         "wall_s": round(time.perf_counter() - t0, 2),
     }
     return vectors, report
 
 
-def evaluate_model(model: Any, split: Split, cfg: ExperimentConfig) -> dict[str, Any]:
+def evaluate_model(model: Any, split: Split, cfg: ExperimentConfig, item_vectors: np.ndarray | None = None
+                   ) -> dict[str, Any]:
     """Full-ranking evaluation of ``model`` on valid and test, with cold/warm item slices and
-    history-length user slices. Returns ``{"valid": result, "test": result}`` as produced by
-    :func:`lmrec.evaluation.ranking.evaluate_ranking`."""
+    history-length user slices.
+
+    Cases without usable history are scored by the cold-user policy
+    (:class:`lmrec.models.fallback.PopularityFallback`; ``item_vectors`` ``float32 [n_items, dim]``
+    tells which items have text). Returns ``{"valid": result, "test": result}`` as produced by
+    :func:`lmrec.evaluation.ranking.evaluate_ranking`, each with ``result["cold_users"] =
+    {"policy", "n_cases", "n_cases_fallback"}``."""
     from lmrec.evaluation.ranking import evaluate_ranking, history_length_slices
+    from lmrec.models.fallback import PopularityFallback
 
     out = {}
     for part in ("valid", "test"):
         cases = getattr(split, part)
-        out[part] = evaluate_ranking(model.score, cases, split.n_items, ks=cfg.ks,
+        scorer = PopularityFallback(model, split.train_item_counts, item_vectors)
+        out[part] = evaluate_ranking(scorer, cases, split.n_items, ks=cfg.ks,
                                      exclude_history=cfg.exclude_history, item_slices=split.item_slices(),
                                      case_slices=history_length_slices(cases), seed=cfg.seed)
+        out[part]["cold_users"] = scorer.report()
     return out
+
+
+def cold_user_report(results: dict[str, Any], split: Split) -> dict[str, Any]:
+    """``metrics.json`` block ``extra.cold_users``: the policy, the cases each part scored by it
+    (``n_cases_fallback``) and the cases the split dropped for an empty history (not evaluated)."""
+    from lmrec.models.fallback import POPULARITY
+
+    return {"policy": POPULARITY,
+            "policy_doc": "cases without usable history (empty, or only items without text for text-only "
+                          "models) are ranked by training popularity (lmrec.models.fallback)",
+            "n_cases_fallback": {p: r["cold_users"]["n_cases_fallback"] for p, r in results.items()},
+            "n_cases_dropped_empty_history": int(split.report.get("n_cases_dropped_empty_history", 0))}
 
 
 def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = None, *,
@@ -193,8 +223,8 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
     """
     from lmrec.data.registry import load_dataset, resolve_data_dir
     from lmrec.evaluation.results import write_json_atomic, write_metrics_json
+    from lmrec.io import save_atomic_npy
     from lmrec.models import TrainData, create_model
-    from lmrec.models.base import save_atomic_npy
     from lmrec.seed import seed_everything
 
     t0 = time.perf_counter()
@@ -216,20 +246,17 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
     out = Path(run_dir) if run_dir is not None and context().is_main else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    ratings = None
-    if getattr(model, "needs_ratings", False) and ds.interactions["rating"].notna().any():
-        from lmrec.models.multitask import split_ratings
-
-        ratings = split_ratings(ds, split)
+    extra = model.extra_train_data(ds, split)  # e.g. ratings aligned with the split (multitask)
     seed_everything(cfg.seed)
     model.fit(TrainData(split=split, item_vectors=vectors if model.needs_item_vectors else None, seed=cfg.seed,
                         run_dir=out, exclude_history=cfg.exclude_history, show_progress=show_progress,
-                        ratings=ratings))
-    results = evaluate_model(model, split, cfg)
+                        **extra))
+    results = evaluate_model(model, split, cfg, vectors if model.needs_item_vectors else None)
     wall = time.perf_counter() - t0
     protocol = dict(results["test"]["protocol"])
     payload_extra = {"training": model.history_, "encoding": report if model.needs_item_vectors else None,
-                     "n_targets_in_history": {p: results[p]["n_targets_in_history"] for p in results}}
+                     "n_targets_in_history": {p: results[p]["n_targets_in_history"] for p in results},
+                     "cold_users": cold_user_report(results, split)}
     metrics = {
         "dataset": ds.statistics(), "split": split.describe(), "protocol": protocol, "seed": cfg.seed,
         "model": {"name": cfg.model, **model.config}, "wall_s": round(wall, 2),
@@ -251,7 +278,11 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
 
 @dataclass
 class LoadedRun:
-    """A run directory loaded back: config, dataset, split and model."""
+    """A run directory loaded back: config, dataset, split and model.
+
+    ``unrecommendable`` is ``bool [n_items]``: the items no recommendation list of this run
+    contains (:func:`unrecommendable_items`).
+    """
 
     run_dir: Path
     config: ExperimentConfig
@@ -259,6 +290,7 @@ class LoadedRun:
     split: Split
     model: Any
     item_vectors: np.ndarray | None
+    unrecommendable: np.ndarray | None = None
 
 
 def load_run(run_dir: str | os.PathLike, data_dir: str | None = None) -> LoadedRun:
@@ -270,7 +302,9 @@ def load_run(run_dir: str | os.PathLike, data_dir: str | None = None) -> LoadedR
     FileNotFoundError
         If ``run_dir`` has no ``run.json`` (not a run directory).
     ValueError
-        If the dataset's item ids no longer match the run's ``item_map.json``.
+        If the dataset's item ids no longer match the run's ``item_map.json``, or — for a model
+        with per-user state — its user ids (dropped, added, re-ordered) no longer match
+        ``user_map.json`` (:func:`check_user_map`).
     """
     from lmrec.data.idmap import IdMap
     from lmrec.data.registry import load_dataset
@@ -310,14 +344,87 @@ def load_run(run_dir: str | os.PathLike, data_dir: str | None = None) -> LoadedR
             raise ValueError(f"{vec_path} has shape {vectors.shape}, expected [{ds.n_items}, dim] "
                              "(one row per item of item_map.json); re-create the run")
     model = load_recommender(run_dir / "model", vectors)
-    return LoadedRun(run_dir, cfg, ds, split, model, vectors)
+    if model.has_user_state:
+        check_user_map(run_dir / "user_map.json", ds, model.name)
+    return LoadedRun(run_dir, cfg, ds, split, model, vectors, unrecommendable_items(ds, cfg, split, model))
+
+
+def unrecommendable_items(dataset: RecDataset, cfg: ExperimentConfig, split: Split, model: Any = None
+                          ) -> np.ndarray:
+    """``bool [n_items]``: items never put in a recommendation list — the one rule of the
+    empty/placeholder-text policy, the same for every model.
+
+    An item qualifies when its text, rendered with the run's template, is empty or carries no
+    information (``"unknown"``, ``"n/a"``, only digits/punctuation …; :mod:`lmrec.data.text`)
+    **and** the model knows nothing else about it: the item has no training interaction
+    (``split.warm_items`` is False), or the model reads items only through their text
+    (``model.history_input == "text"``: embknn, sasrec-text, unisrec, zesrec …). Its score would
+    then be an artefact — the projection of a zero text vector, an untrained ID embedding — so
+    a text model would recommend it "from text alone"; ml-100k's movie titled ``"unknown"`` is
+    the real case. Items with usable text are never affected, nor are warm items of models that
+    learn from behaviour (IDs, graph, popularity).
+
+    :func:`recommend_for_user` (``lmrec recommend``, ``lmrec quickstart``) and the service
+    (:mod:`lmrec.serving.service`: ``/recommend`` and ``/items/{id}/similar``) leave these
+    items out of every top-k. Evaluation is unchanged: it ranks the full catalog, so its numbers
+    stay comparable with published ones.
+    """
+    from lmrec.data.text import TextTemplate
+
+    fields = tuple(f for f in (cfg.text_fields or dataset.text_fields) if f in dataset.items.columns)
+    texts, _ = build_item_texts(dataset.items, dataset.item_map.ids,
+                                TextTemplate(fields, with_field_names=cfg.with_field_names))
+    no_text = np.array([not t for t in texts], dtype=bool)
+    text_only = getattr(model, "history_input", "id") == "text"
+    return no_text & (text_only | ~np.asarray(split.warm_items, dtype=bool))
+
+
+def check_user_map(path: Path, dataset: RecDataset, model_name: str) -> None:
+    """Refuse ``dataset`` when its users differ from the run's ``user_map.json``.
+
+    A model with per-user state (``Recommender.has_user_state``: LightGCN, multitask, two-tower
+    with user ids or user texts, user-text KNN) looks users up by internal index, so a dataset
+    whose users were dropped, added or re-ordered would score one person with another's state.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, the first differing position with the expected and found ids, and
+        what to do (retrain, or use the dataset the run was trained on).
+    """
+    from lmrec.data.idmap import IdMap
+
+    if not path.exists():
+        raise ValueError(f"{path} is missing; model {model_name!r} keeps per-user state and cannot be checked "
+                         "against the dataset's users — re-create the run with `lmrec train`")
+    try:
+        run_users = IdMap.load(path).ids
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a valid user map ({exc}); the run directory is damaged") from None
+    found = dataset.user_map.ids
+    if run_users == found:
+        return
+    pos = next((i for i, (a, b) in enumerate(zip(run_users, found)) if a != b), min(len(run_users), len(found)))
+    expected = repr(run_users[pos]) if pos < len(run_users) else "(no more users)"
+    got = repr(found[pos]) if pos < len(found) else "(no more users)"
+    raise ValueError(f"{path}: the users of dataset {dataset.name!r} differ from the ones model {model_name!r} "
+                     f"was trained with ({len(run_users)} users in the run, {len(found)} in the dataset); first "
+                     f"difference at position {pos}: expected {expected}, found {got}. The model keeps per-user "
+                     "state, so it would score the wrong person: retrain on this data (`lmrec train`), or point "
+                     "--data-dir at the dataset the run was trained on")
 
 
 def recommend_for_user(run: LoadedRun, user_id: str, k: int = 10, *, exclude_history: bool = True
                        ) -> list[dict[str, Any]]:
     """Top-``k`` items for an external user id, using all the user's known interactions as history.
 
-    Returns a list of ``{"rank", "item_id", "title", "score", "cold"}`` dicts.
+    A user without usable history (see :mod:`lmrec.models.fallback`) gets the items most
+    popular in training, flagged ``"fallback": "popularity"`` (``None`` otherwise). Items
+    without usable text that the model knows nothing else about (``run.unrecommendable``,
+    :func:`unrecommendable_items`) are never returned; fewer than ``k`` rows come back when the
+    catalog runs out.
+
+    Returns a list of ``{"rank", "item_id", "title", "score", "cold", "fallback"}`` dicts.
 
     Raises
     ------
@@ -325,6 +432,7 @@ def recommend_for_user(run: LoadedRun, user_id: str, k: int = 10, *, exclude_his
         If the user id is unknown (the message gives a few valid ids).
     """
     from lmrec.data.splits import user_sequences
+    from lmrec.models.fallback import PopularityFallback
 
     ds = run.dataset
     if k < 1:
@@ -334,14 +442,57 @@ def recommend_for_user(run: LoadedRun, user_id: str, k: int = 10, *, exclude_his
     u = ds.user_map.index(user_id)
     seqs, _ = user_sequences(ds)
     hist = seqs[u]
-    scores = np.asarray(run.model.score(np.array([u]), [hist]), dtype=np.float64)[0]
+    scorer = PopularityFallback(run.model, run.split.train_item_counts, run.item_vectors)
+    raw, fell_back = scorer.score(np.array([u]), [hist])
+    scores = np.asarray(raw, dtype=np.float64)[0]
     if np.isnan(scores).any():
         raise ValueError(f"the model in {run.run_dir} returns NaN scores (corrupt or diverged weights); retrain it")
     if exclude_history and len(hist):
         scores[hist] = -np.inf
+    if run.unrecommendable is not None:
+        scores[run.unrecommendable] = -np.inf      # no usable text, nothing else known: never recommended
     k = min(k, int(np.isfinite(scores).sum()))
     top = np.argsort(-scores, kind="stable")[:k]
     titles = ds.item_titles()
     warm = run.split.warm_items
+    flag = scorer.policy if bool(fell_back[0]) else None
     return [{"rank": r + 1, "item_id": ds.item_map.external(i), "title": titles[i], "score": float(scores[i]),
-             "cold": bool(not warm[i])} for r, i in enumerate(top)]
+             "cold": bool(not warm[i]), "fallback": flag} for r, i in enumerate(top)]
+
+
+def evaluate_run(run: LoadedRun, *, protocol: str = "full", n_negatives: int = 100, seed: int | None = None,
+                 exclude_history: bool = True) -> dict[str, Any]:
+    """Re-evaluate a loaded run on its test cases (what ``lmrec evaluate`` writes).
+
+    Parameters
+    ----------
+    protocol:
+        ``"full"`` (every item a candidate) or ``"sampled"`` (``n_negatives`` uniform negatives
+        per case, drawn with ``numpy.random.default_rng(seed)``).
+    seed:
+        Seed of the negative sampler (``None``: the run's own seed); the same seed gives the
+        same negatives, and it is written in ``result["protocol"]["seed"]``.
+    exclude_history:
+        Remove history items from the candidates.
+
+    Returns
+    -------
+    The :func:`lmrec.evaluation.ranking.evaluate_ranking` result plus ``"cold_users"`` (cases
+    scored by the popularity fallback, and cases the split dropped for an empty history).
+
+    Raises
+    ------
+    ValueError
+        For an unknown protocol, too few items to sample from, or NaN scores.
+    """
+    from lmrec.evaluation.ranking import evaluate_ranking
+    from lmrec.models.fallback import PopularityFallback
+
+    split = run.split
+    scorer = PopularityFallback(run.model, split.train_item_counts, run.item_vectors)
+    res = evaluate_ranking(scorer, split.test, split.n_items, ks=run.config.ks, exclude_history=exclude_history,
+                           protocol=protocol, n_negatives=n_negatives, item_popularity=split.train_item_counts,
+                           seed=run.config.seed if seed is None else int(seed), item_slices=split.item_slices())
+    res["cold_users"] = {**scorer.report(), "n_cases_dropped_empty_history":
+                         int(split.report.get("n_cases_dropped_empty_history", 0))}
+    return res

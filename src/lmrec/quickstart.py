@@ -8,6 +8,10 @@
    (history excluded);
 5. print one comparison table (overall, warm-item and cold-item targets) and the
    recommendations of one user with titles.
+
+Items without usable text (empty, or a placeholder such as ml-100k's movie titled "unknown")
+follow the empty/placeholder-text policy (:func:`lmrec.pipeline.unrecommendable_items`): the
+output says how many there are and never lists one as a recommendation.
 """
 
 from __future__ import annotations
@@ -35,6 +39,16 @@ def find_movielens(data_dir: str | None, echo: Callable[[str], None]) -> tuple[P
     return root, "ml-100k"
 
 
+def text_policy_line(text_report: dict) -> str:
+    """One line on the empty/placeholder-text policy from an encode report's ``"text"`` block
+    (:class:`lmrec.data.text.TextReport`): how many items it covers and a few placeholder examples."""
+    n_empty, n_ph = int(text_report["n_empty"]), int(text_report.get("n_placeholder", 0))
+    examples = ", ".join(f"{i} {t!r}" for i, t in list(text_report.get("placeholder_examples", {}).items())[:3])
+    return (f"empty/placeholder-text policy: {n_empty} item(s) without usable text ({n_ph} placeholder"
+            f"{': ' + examples if examples else ''}) → zero vector, never recommended unless seen in training "
+            "by a model that learns from behaviour")
+
+
 def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, epochs: int = 40,
                    max_train_seconds: float = 0.0, echo: Callable[[str], None] = print) -> dict[str, dict]:
     """Run the quickstart; returns ``{model: metrics.json payload}``."""
@@ -49,9 +63,10 @@ def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, epochs: in
          f"(text: {', '.join(s['text_fields'])})")
     base = dict(dataset=name, data_dir=str(root), split="cold-start-items", seed=seed, cold_frac=0.1)
     vectors, report = encode_items(ds, ExperimentConfig(model="embknn", **base), show_progress=True)
+    t = report["text"]
     echo(f"encoded {vectors.shape[0]} items × {vectors.shape[1]} dims with {report['encoder'].get('model', 'encoder')} "
-         f"in {report['wall_s']} s (empty texts: {report['text']['n_empty']}, "
-         f"truncated: {report['text']['n_truncated']})")
+         f"in {report['wall_s']} s (empty texts: {t['n_empty']}, truncated: {t['n_truncated']})")
+    echo(text_policy_line(t))
     results, rows = {}, []
     for model in MODELS:
         params = {"max_train_seconds": max_train_seconds, "epochs": epochs, "patience": 5,
@@ -91,5 +106,7 @@ def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, epochs: in
     recs = recommend_for_user(run, user, 10)
     echo(format_table([{**r, "score": round(r["score"], 3), "cold": "cold" if r["cold"] else ""} for r in recs],
                       ["rank", "title", "score", "cold"]))
+    n_out = int(run.unrecommendable.sum()) if run.unrecommendable is not None else 0
+    echo(f"({n_out} item(s) without usable text left out of every list: the empty/placeholder-text policy)")
     echo(f"\nruns written to {out}/<model>/metrics.json")
     return results

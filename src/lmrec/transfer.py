@@ -26,6 +26,44 @@ from typing import Any, Callable
 import numpy as np
 
 
+def encode_domains(md, encoder, cache_dir: str | Path | None = None, *, batch_size: int = 64,
+                   show_progress: bool = False) -> np.ndarray:
+    """Text vectors of every item of ``md`` (a :class:`~lmrec.data.multidomain.MultiDomainDataset`),
+    ``float32 [md.n_items, dim]`` in global item order, through the embedding cache
+    (namespace ``"multidomain"``).
+
+    ``encoder`` is a :class:`~lmrec.encoders.base.TextEncoder`; ``cache_dir`` ``None`` means
+    ``$LMREC_CACHE_DIR`` or the default cache root.
+    """
+    from lmrec.encoders.cache import encode_cached
+
+    return encode_cached(encoder, md.texts, Path(cache_dir) if cache_dir else None, namespace="multidomain",
+                         batch_size=batch_size, show_progress=show_progress)
+
+
+def encode_word_drop(md, encoder, cache_dir: str | Path | None = None, *, n_variants: int = 1, p: float = 0.15,
+                     seed: int = 0, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    """Text vectors of word-dropped item texts, ``float32 [n_variants, md.n_items, dim]``.
+
+    The texts are :meth:`~lmrec.data.multidomain.MultiDomainDataset.word_drop_texts` (each word
+    dropped with probability ``p``, seeded, at least one kept) — UniSRec's word-drop
+    augmentation, encoded once through the cache (namespace ``"multidomain-worddrop"``) because
+    re-encoding every step is far too slow on CPU (the original code also stores one augmented
+    vector per item).
+
+    Raises
+    ------
+    ValueError
+        If ``p`` is not in ``[0, 1)``.
+    """
+    from lmrec.encoders.cache import encode_cached
+
+    root = Path(cache_dir) if cache_dir else None
+    return np.stack([encode_cached(encoder, texts, root, namespace="multidomain-worddrop", batch_size=batch_size,
+                                   show_progress=show_progress)
+                     for texts in md.word_drop_texts(n_variants, p, seed)])
+
+
 def _encode_target(dataset, encoder_name: str | None, data_dir: str | None, cache_dir: str | None):
     from lmrec.pipeline import ExperimentConfig, encode_items
 
@@ -35,10 +73,18 @@ def _encode_target(dataset, encoder_name: str | None, data_dir: str | None, cach
 
 
 def _check_not_source(pretrained, dataset_name: str) -> None:
-    names = [d["name"].split(":")[0] for d in pretrained.pretraining.get("domains", {}).get("domains", [])]
-    if dataset_name in names:
+    """Refuse a target that is (or contains, or is a domain of) a pre-training domain.
+
+    Domain names are ``<dataset>`` or ``<dataset>:<domain>`` (a multi-domain source is cut per
+    domain; a single-domain selection such as ``amazon-food-kitchen-llmcdsr:kitchen`` keeps its
+    name), so ``…:food`` is refused after pre-training on the whole Food-Kitchen set or on
+    ``…:food``, and accepted after pre-training on ``…:kitchen`` alone.
+    """
+    full = [d["name"] for d in pretrained.pretraining.get("domains", {}).get("domains", [])]
+    bases = {n.split(":")[0] for n in full}
+    if dataset_name in full or dataset_name in bases or dataset_name.split(":")[0] in full:
         raise ValueError(f"{dataset_name!r} is one of the pre-training domains of {pretrained.path} "
-                         f"({sorted(set(names))}); transfer results on it would not be on an unseen domain")
+                         f"({sorted(set(full))}); transfer results on it would not be on an unseen domain")
 
 
 def run_pretrain(domains: list[str], out: str | Path, *, model: str = "unisrec", target: str | None = None,
@@ -69,7 +115,9 @@ def run_pretrain(domains: list[str], out: str | Path, *, model: str = "unisrec",
     from lmrec.data.registry import load_dataset
     from lmrec.encoders.factory import load_encoder
     from lmrec.seed import seed_everything
-    from lmrec.training.pretrain import PretrainConfig, pretrain_unisrec, pretrain_zesrec
+    from lmrec.models.unisrec import pretrain_unisrec
+    from lmrec.models.zesrec import pretrain_zesrec
+    from lmrec.training.pretrain import PretrainConfig
 
     if model not in ("unisrec", "zesrec"):
         raise ValueError(f"pre-training model must be unisrec or zesrec, got {model!r}")
@@ -90,11 +138,11 @@ def run_pretrain(domains: list[str], out: str | Path, *, model: str = "unisrec",
     for d in md.describe()["domains"]:
         echo(f"domain {d['name']}: {d['n_users']} users, {d['n_items']} items, {d['n_interactions']} interactions")
     enc = load_encoder(encoder)
-    vectors = md.encode(enc, cache_dir)
+    vectors = encode_domains(md, enc, cache_dir)
     cfg = PretrainConfig(epochs=epochs, max_train_seconds=max_train_seconds, batch_size=batch_size, seed=seed)
     ident, ihash = enc.identity(), enc.identity_hash()
     if model == "unisrec":
-        aug = md.encode_word_drop(enc, cache_dir, n_variants=cfg.n_word_drop_variants, p=cfg.word_drop, seed=seed)
+        aug = encode_word_drop(md, enc, cache_dir, n_variants=cfg.n_word_drop_variants, p=cfg.word_drop, seed=seed)
         pre = pretrain_unisrec(md, vectors, aug, cfg, encoder_identity=ident, encoder_hash=ihash,
                                show_progress=True)
     else:
@@ -135,9 +183,11 @@ def run_finetune(from_dir: str | Path, dataset: str, *, mode: str = "inductive",
     from lmrec.encoders.factory import load_encoder
     from lmrec.evaluation.ranking import evaluate_ranking
     from lmrec.models.base import TrainData
+    from lmrec.models.fallback import POPULARITY, PopularityFallback
     from lmrec.models.pretrained import PretrainedModel
     from lmrec.seed import seed_everything
-    from lmrec.training.pretrain import finetune_unisrec, subsample_train_users
+    from lmrec.models.unisrec import finetune_unisrec
+    from lmrec.training.pretrain import subsample_train_users
 
     t0 = time.perf_counter()
     seed_everything(seed)
@@ -150,14 +200,19 @@ def run_finetune(from_dir: str | Path, dataset: str, *, mode: str = "inductive",
                                             show_progress=show_progress),
                              mode=mode, freeze_transformer=not train_transformer, epochs=epochs,
                              max_train_seconds=max_train_seconds)
-    results = {p: evaluate_ranking(model.score, getattr(split, p), split.n_items, ks=(5, 10, 20, 50),
+    scorers = {p: PopularityFallback(model, split.train_item_counts, vectors) for p in ("valid", "test")}
+    results = {p: evaluate_ranking(scorers[p], getattr(split, p), split.n_items, ks=(5, 10, 20, 50),
                                    exclude_history=not include_history, item_slices=split.item_slices())
                for p in ("valid", "test")}
     extra = {"seed": seed, "transfer": {"setting": f"fine-tune ({mode})", "pretrained_from": str(from_dir),
                                         "freeze_transformer": not train_transformer,
                                         "train_fraction": train_fraction,
+                                        "train_subsample_seed": seed if train_fraction < 1.0 else None,
+                                        "n_train_users_kept": split.report.get("n_train_users_kept"),
                                         "pretraining_domains": pre.pretraining.get("source_datasets")},
-             "training": model.history_, "encoding": enc_report}
+             "training": model.history_, "encoding": enc_report,
+             "cold_users": {"policy": POPULARITY, "n_cases_fallback": {p: sc.n_fallback for p, sc in scorers.items()},
+                            "n_cases_dropped_empty_history": int(split.report.get("n_cases_dropped_empty_history", 0))}}
     wall = time.perf_counter() - t0
     _write_run(Path(out) if out else None, ds, split, model, results, wall, extra)
     return {"metrics": {p: results[p]["metrics"] for p in results}, "extra": extra, "wall_s": wall}
@@ -183,8 +238,9 @@ def run_transfer(from_dir: str | Path, dataset: str, *, out: str | Path | None =
     from lmrec.data.splits import make_split
     from lmrec.encoders.factory import load_encoder
     from lmrec.models.pretrained import PretrainedModel
+    from lmrec.models.unisrec import unisrec_zero_shot
     from lmrec.models.zesrec import ZESRec
-    from lmrec.training.pretrain import unisrec_zero_shot, zero_shot_evaluate
+    from lmrec.training.pretrain import zero_shot_evaluate
 
     t0 = time.perf_counter()
     pre = PretrainedModel.from_pretrained(from_dir, encoder=load_encoder(encoder))

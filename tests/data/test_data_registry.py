@@ -76,3 +76,23 @@ def test_no_data_dir_says_what_to_do(monkeypatch):
 def test_missing_data_dir(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         resolve_data_dir(tmp_path / "nope")
+
+
+def test_symlinked_dataset_folders_are_found_and_cycles_skipped(tmp_path):
+    """Issue 15, #6: a data folder assembled from symlinks (with a cycle in it)."""
+    real = tmp_path / "corpora"
+    write_ml100k(real / "movielens" / "ml-100k")
+    write_table(real / "shop")
+    data = tmp_path / "data"
+    (data / "amazon").mkdir(parents=True)
+    (data / "ml-100k").symlink_to(real / "movielens" / "ml-100k", target_is_directory=True)
+    (data / "amazon" / "shop").symlink_to(real / "shop", target_is_directory=True)
+    (data / "amazon" / "loop").symlink_to(data, target_is_directory=True)        # cycle back to the root
+    (data / "broken").symlink_to(tmp_path / "nowhere", target_is_directory=True)
+    found = {(i.name, i.format) for i in find_datasets(data)}
+    assert found == {("ml-100k", "movielens"), ("amazon/shop", "table")}
+    ds = load_dataset("ml-100k", data)
+    assert ds.name == "ml-100k" and len(ds.interactions) == 4
+    linked_root = tmp_path / "linked-data"                                     # the data folder itself a link
+    linked_root.symlink_to(data, target_is_directory=True)
+    assert {i.name for i in find_datasets(linked_root)} == {"ml-100k", "amazon/shop"}

@@ -265,3 +265,86 @@ def test_item_table_whose_ids_match_no_interaction_is_refused(tmp_path):
     (tmp_path / "items.csv").write_text("i,title\nTitle one,x1\nTitle two,x2\n")     # columns swapped
     with pytest.raises(ValueError, match=r"items\.csv: none of the 2 item ids of e\.csv has a row here"):
         load_table(tmp_path / "e.csv", user_col="u", item_col="i", items_path=tmp_path / "items.csv")
+
+
+# ---------------------------------------------------- JSON tables and refusals (issue 15, #1)
+def _json_folder(tmp_path, items_name: str, events_name: str = "events.jsonl"):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    events = [{"uid": "007", "sku": "0", "ts": 100}, {"uid": "007", "sku": "12", "ts": 200},
+              {"uid": 8, "sku": 0, "ts": 150}]
+    items = [{"sku": "0", "title": "Pan", "category": ["Home", "Kitchen"]},
+             {"sku": "12", "title": "NA", "category": [], "brand": None}]
+    opener = gzip.open if events_name.endswith(".gz") else open
+    with opener(folder / events_name, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(json.dumps(e) for e in events) + "\n\n")
+    if items_name.endswith(".jsonl"):
+        (folder / items_name).write_text("\n".join(json.dumps(i) for i in items) + "\n")
+    else:
+        (folder / items_name).write_text(json.dumps(items, indent=2))
+    (folder / "lmrec.json").write_text(json.dumps({
+        "format": "table", "interactions": events_name, "columns": {"user_id": "uid", "item_id": "sku",
+                                                                  "timestamp": "ts"},
+        "items": items_name, "item_id": "sku", "text_fields": ["title", "category"]}))
+    return folder
+
+
+@pytest.mark.parametrize("items_name, events_name", [("items.jsonl", "events.jsonl"),
+                                                     ("items.json", "events.json"),
+                                                     ("items.json", "events.jsonl.gz")])
+def test_table_folder_with_json_lines_and_json_arrays(tmp_path, items_name, events_name):
+    from lmrec.data.text import TextTemplate, build_item_texts
+
+    ds = load_table_folder(_json_folder(tmp_path, items_name, events_name))
+    assert ds.interactions["user_id"].tolist() == ["007", "007", "8"]
+    assert ds.interactions["item_id"].tolist() == ["0", "12", "0"]
+    assert ds.interactions["timestamp"].tolist() == [100.0, 200.0, 150.0]
+    assert list(ds.items.loc["0", "category"]) == ["Home", "Kitchen"]
+    texts, _ = build_item_texts(ds.items, ds.item_map.ids, TextTemplate(tuple(ds.text_fields)))
+    assert texts == ["Pan. Home, Kitchen", "NA"]
+
+
+def test_unsupported_table_types_are_refused_by_name(tmp_path):
+    for name in ("events.xlsx", "events.txt", "events", "events.parquet.gz"):
+        (tmp_path / name).write_bytes(b"uid,sku\n1,a\n")
+        with pytest.raises(ValueError, match=rf"{name.replace('.', r'[.]')}: unsupported table type .*csv, tsv, "
+                                             r"parquet, jsonl .*json"):
+            load_table(tmp_path / name, user_col="uid", item_col="sku")
+
+
+def test_unparsable_files_name_the_file_not_a_pandas_error(tmp_path):
+    bad_jsonl = tmp_path / "e.jsonl"
+    bad_jsonl.write_text('{"u": "a", "i": "x"}\n{"u": "a", "i": \n')
+    with pytest.raises(ValueError, match=r"e\.jsonl, line 2: not valid JSON .*one JSON object per line"):
+        load_table(bad_jsonl, user_col="u", item_col="i")
+    not_records = tmp_path / "e.json"
+    not_records.write_text('[{"u": "a", "i": "x"}, ["a", "y"]]')
+    with pytest.raises(ValueError, match=r"e\.json: element 1 of the array is a list, not an object"):
+        load_table(not_records, user_col="u", item_col="i")
+    ragged = tmp_path / "e.csv"
+    ragged.write_text("u,i\na,x\na,y,Rock, Pop\n")
+    with pytest.raises(ValueError, match=r"e\.csv: cannot be read as a CSV table with separator ','.*quoted"):
+        load_table(ragged, user_col="u", item_col="i")
+    fake = tmp_path / "e.parquet"
+    fake.write_text("u,i\na,x\n")
+    with pytest.raises(ValueError, match=r"e\.parquet: not a readable Parquet file"):
+        load_table(fake, user_col="u", item_col="i")
+    latin = tmp_path / "l.csv"
+    latin.write_bytes("u,i\na,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"l\.csv: not UTF-8 text .*save it as UTF-8"):
+        load_table(latin, user_col="u", item_col="i")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match=r"empty\.csv: the file is empty"):
+        load_table(tmp_path / "empty.csv", user_col="u", item_col="i")
+
+
+def test_parquet_list_column_and_float_ids_in_item_table(tmp_path):
+    pd.DataFrame({"u": ["a", "a"], "i": ["1", "2"]}).to_parquet(tmp_path / "e.parquet")
+    pd.DataFrame({"i": [1.0, 2.0, None], "category": [["Home", "Kitchen"], None, ["x"]]}).to_parquet(
+        tmp_path / "items.parquet")
+    with pytest.raises(ValueError, match=r"items\.parquet, row 2: empty 'i'"):
+        load_table(tmp_path / "e.parquet", user_col="u", item_col="i", items_path=tmp_path / "items.parquet")
+    pd.DataFrame({"i": [1.0, 2.0], "category": [["Home", "Kitchen"], None]}).to_parquet(tmp_path / "items.parquet")
+    ds = load_table(tmp_path / "e.parquet", user_col="u", item_col="i", items_path=tmp_path / "items.parquet")
+    assert list(ds.items.index) == ["1", "2"]                     # 1.0 → "1", matching the interactions
+    assert ds.statistics()["text_coverage_by_field"] == {"category": 0.5}

@@ -41,6 +41,27 @@ def test_split_ratings_refuses_implicit_data(tiny_dataset):
         split_ratings(tiny_dataset, leave_one_out(tiny_dataset))
 
 
+def test_ratings_reach_the_model_through_its_extra_train_data_hook(make_tiny):
+    # the pipeline asks every model what extra training data it needs; only MultiTask asks for
+    # ratings, and only when the dataset has them
+    from lmrec.models.pop import Pop
+    from lmrec.pipeline import ExperimentConfig, run_experiment
+
+    ds = _rated(make_tiny, n_users=10, n_items=12, seq_len=5)
+    split = leave_one_out(ds)
+    extra = MultiTask().extra_train_data(ds, split)
+    assert list(extra) == ["ratings"]
+    expected = split_ratings(ds, split)
+    for got, want in zip(extra["ratings"].train, expected.train):
+        np.testing.assert_array_equal(got, want)
+    assert MultiTask().extra_train_data(make_tiny(n_users=10, n_items=12, seq_len=5), split) == {}
+    assert Pop().extra_train_data(ds, split) == {}
+    cfg = ExperimentConfig(dataset="tiny", model="multitask", split="leave-one-out",
+                           model_params={**FAST, "epochs": 2})
+    result = run_experiment(cfg, dataset=ds, item_vectors=_vectors(ds.n_items))
+    assert result.metrics["extra"]["training"]["rating_head"] == "trained"
+
+
 def test_evaluate_rating_by_hand():
     cases = EvalSet(np.array([0, 1]), [np.array([0]), np.array([1])], [np.array([2]), np.array([3])])
     out = evaluate_rating(lambda u, h, i: np.full(len(u), 3.0), cases, [np.array([1.0]), np.array([5.0])])

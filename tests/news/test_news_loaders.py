@@ -5,7 +5,8 @@ import pytest
 
 from lmrec.data.loaders.mind import load_mind, parse_impression_list, read_behaviors
 from lmrec.data.loaders.nemig import load_nemig
-from lmrec.data.news import InsufficientTextError, load_news_dataset, split_by_user
+from lmrec.data.news import InsufficientTextError, split_by_user
+from lmrec.data.news_registry import load_news_dataset
 
 NEWS = ("N1\tnews\tnewsus\tFirst title\tAbstract one\thttp://a\t[]\t[]\n"
         "N2\tsports\tsoccer\tSecond title\t\thttp://b\t[]\t[]\n"

@@ -65,8 +65,7 @@ def test_bad_ids_are_404(client):
 
 
 @pytest.mark.parametrize("body", [
-    {"history": []},                                   # empty history
-    {},                                                # nothing at all
+    {},                                                # nothing at all (an empty history is a cold user: 200)
     {"user_id": "u1", "history": ["0"]},               # two sources
     {"history": ["0"], "k": 0},
     {"history": ["0"], "k": 51},                       # over max_k

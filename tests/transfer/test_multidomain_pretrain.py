@@ -15,8 +15,9 @@ from lmrec.data.multidomain import DomainOverlapError, MultiDomainDataset, check
 from lmrec.data.splits import make_split
 from lmrec.models.base import TrainData
 from lmrec.models.fusion import Fusion
-from lmrec.models.unisrec import UniSRec
-from lmrec.training.pretrain import PretrainConfig, finetune_unisrec, pretrain_unisrec, subsample_train_users
+from lmrec.models.unisrec import UniSRec, finetune_unisrec, pretrain_unisrec
+from lmrec.training.pretrain import PretrainConfig, subsample_train_users
+from lmrec.transfer import encode_domains, encode_word_drop
 from test_transfer_zero_shot import ring_dataset
 
 
@@ -112,7 +113,7 @@ def test_short_multidomain_pretrain_then_finetune_learns_the_ring():
     split = make_split(target, "leave-one-out")
     tvec = base[np.array([int(i[1:]) for i in target.item_map.ids])]
     from lmrec.evaluation.ranking import evaluate_ranking
-    from lmrec.training.pretrain import unisrec_zero_shot
+    from lmrec.models.unisrec import unisrec_zero_shot
 
     zero = evaluate_ranking(unisrec_zero_shot(pre, tvec).score, split.test, split.n_items, ks=(1,))
     assert zero["metrics"]["recall@1"] > 0.5  # the ring learned on the sources transfers; random: 1/5
@@ -187,9 +188,9 @@ class WordCountEncoder:
 def test_encode_and_word_drop_variants_go_through_the_cache(tmp_path):
     md = MultiDomainDataset.from_datasets([ring_dataset("a", n_items=4)])  # titles "a product k": 3 words
     enc = WordCountEncoder()
-    vec = md.encode(enc, tmp_path)
+    vec = encode_domains(md, enc, tmp_path)
     assert vec.shape == (md.n_items, 2) and (vec[:, 0] == 3).all()
-    aug = md.encode_word_drop(enc, tmp_path, n_variants=2, p=0.5, seed=0)
+    aug = encode_word_drop(md, enc, tmp_path, n_variants=2, p=0.5, seed=0)
     assert aug.shape == (2, md.n_items, 2)
     assert (aug[..., 0] >= 1).all() and (aug[..., 0] <= 3).all() and (aug[..., 0] < 3).any()
     assert any((tmp_path / "embeddings").rglob("chunk-*.npz"))

@@ -11,7 +11,8 @@ from lmrec.models.base import TrainData
 from lmrec.models.pretrained import EncoderMismatchError, PretrainedModel
 from lmrec.models.registry import load_recommender
 from lmrec.models.unisrec import UniSRec
-from lmrec.training.pretrain import PretrainConfig, pretrain_unisrec, unisrec_zero_shot
+from lmrec.models.unisrec import pretrain_unisrec, unisrec_zero_shot
+from lmrec.training.pretrain import PretrainConfig
 from test_transfer_zero_shot import ring_dataset
 
 

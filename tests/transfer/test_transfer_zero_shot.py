@@ -9,9 +9,8 @@ import pytest
 from lmrec.data.dataset import RecDataset
 from lmrec.data.multidomain import MultiDomainDataset
 from lmrec.data.splits import make_split
-from lmrec.models.zesrec import ZESRec
-from lmrec.training.pretrain import (PretrainConfig, TrainAccessError, TrainAccessGuard, pretrain_zesrec,
-                                     zero_shot_evaluate)
+from lmrec.models.zesrec import ZESRec, pretrain_zesrec
+from lmrec.training.pretrain import PretrainConfig, TrainAccessError, TrainAccessGuard, zero_shot_evaluate
 
 
 def ring_dataset(name: str, n_users: int = 20, n_items: int = 10, seed: int = 0) -> RecDataset:

@@ -15,7 +15,8 @@ import pandas as pd
 from lmrec.data.dataset import RecDataset
 from lmrec.data.multidomain import MultiDomainDataset
 from lmrec.models.zesrec import ZESRec
-from lmrec.training.pretrain import PretrainConfig, pretrain_zesrec
+from lmrec.models.zesrec import pretrain_zesrec
+from lmrec.training.pretrain import PretrainConfig
 
 N_ITEMS, DIM, K = 200, 16, 5
 

@@ -29,7 +29,7 @@ def compress(method: str = typer.Option(..., "--method",
     """Fit a transform on training items only, then write OUT/transform/ and OUT/codes.npy."""
     import numpy as np
 
-    from lmrec.cli.main import USER_ERRORS, _fail, _parse_params, refuse_existing
+    from lmrec.cli._common import USER_ERRORS, fail as _fail, parse_params as _parse_params, refuse_existing
     from lmrec.features import compress_vectors
 
     try:

@@ -26,7 +26,7 @@ def build(vectors: Path = typer.Option(..., "--vectors", help="float32 [n, dim] 
 
     import numpy as np
 
-    from lmrec.cli.main import USER_ERRORS, _fail, _parse_params, refuse_existing
+    from lmrec.cli._common import USER_ERRORS, fail as _fail, parse_params as _parse_params, refuse_existing
     from lmrec.index import AnnIndex
 
     try:
@@ -51,7 +51,7 @@ def query(index_dir: Path = typer.Option(..., "--index", help="Index directory f
     """Top-k ids and scores for each query vector, or for a stored item (--id)."""
     import numpy as np
 
-    from lmrec.cli.main import USER_ERRORS, _fail
+    from lmrec.cli._common import USER_ERRORS, fail as _fail
     from lmrec.evaluation.results import format_table
     from lmrec.index import AnnIndex
 

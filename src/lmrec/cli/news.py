@@ -12,14 +12,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 
 def _fail(exc: Exception) -> None:
-    from lmrec.cli.main import _fail as fail
+    from lmrec.cli._common import fail
 
     fail(exc)
 
 
 @app.command()
-def train(dataset: str = typer.Option(..., "--dataset", help="nemig-en | nemig-de | mind-small-subset | folder"),
-          model: str = typer.Option(..., "--model", help="plm-nr | unbert | nrms | pop | random | text-sim"),
+def train(dataset: str = typer.Option(..., "--dataset", help="nemig-en | nemig-de | mind-small-subset | mind-recprompt[-valid|-case|-valid+case] | folder"),
+          model: str = typer.Option(..., "--model", help="plm-nr | unbert | nrms | pop | random | text-sim | topic-match | slot-position"),
           out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/news/<dataset>-<model>)."),
           data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data directory (default $LMREC_DATA_DIR)."),
           pooling: Optional[str] = typer.Option(None, help="PLM-NR news pooling: attention | cls | mean."),
@@ -36,7 +36,7 @@ def train(dataset: str = typer.Option(..., "--dataset", help="nemig-en | nemig-d
           quiet: bool = typer.Option(False, help="No per-epoch output."),
           overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory.")) -> None:
     """Train on 80 % of users, evaluate on the unseen test users (10 %), save the run."""
-    from lmrec.cli.main import USER_ERRORS, _parse_params, refuse_existing
+    from lmrec.cli._common import USER_ERRORS, parse_params as _parse_params, refuse_existing
     from lmrec.news_pipeline import train_news_run
 
     try:
@@ -46,7 +46,7 @@ def train(dataset: str = typer.Option(..., "--dataset", help="nemig-en | nemig-d
                            ("max_train_samples", max_train_samples)):
             if value is not None:
                 params[key] = value
-        if model not in ("pop", "text-sim"):
+        if model not in ("pop", "text-sim", "topic-match", "slot-position"):
             params["seed"] = seed
         run_dir = out or Path("runs/news") / f"{dataset.replace('/', '_')}-{model}"
         refuse_existing(run_dir, overwrite)
@@ -62,13 +62,13 @@ def train(dataset: str = typer.Option(..., "--dataset", help="nemig-en | nemig-d
 
 @app.command()
 def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec news train`."),
-             dataset: Optional[str] = typer.Option(None, help="Evaluate on all impressions of this dataset instead."),
+             dataset: Optional[str] = typer.Option(None, help="Evaluate on all impressions of this dataset instead (e.g. mind-recprompt)."),
              part: str = typer.Option("test", help="Part of the run's user split: train | valid | test."),
              data_dir: Optional[str] = typer.Option(None, "--data-dir"),
              allow_missing_text: bool = typer.Option(False, "--allow-missing-text",
                                                      help="Score even if <90% of referenced news have text.")) -> None:
     """AUC / MRR / nDCG@5 / nDCG@10 of a saved run (fails on unlabeled impressions)."""
-    from lmrec.cli.main import USER_ERRORS
+    from lmrec.cli._common import USER_ERRORS
     from lmrec.news_pipeline import evaluate_news_run
 
     try:
@@ -84,13 +84,13 @@ def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lm
 @app.command()
 def predict(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec news train`."),
             out: Path = typer.Option(..., "--out", help="prediction.txt to write (MIND submission format)."),
-            dataset: Optional[str] = typer.Option(None, help="Rank the impressions of this dataset instead."),
+            dataset: Optional[str] = typer.Option(None, help="Rank the impressions of this dataset instead (e.g. mind-recprompt)."),
             part: str = typer.Option("test", help="Part of the run's user split when --dataset is not given."),
             data_dir: Optional[str] = typer.Option(None, "--data-dir"),
             allow_missing_text: bool = typer.Option(False, "--allow-missing-text",
                                                     help="Score even if <90% of referenced news have text.")) -> None:
     """Write MIND prediction.txt: per impression, its id and the rank of each candidate (given order)."""
-    from lmrec.cli.main import USER_ERRORS
+    from lmrec.cli._common import USER_ERRORS
     from lmrec.news_pipeline import predict_news_run
 
     try:

@@ -17,7 +17,7 @@ def serve(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec
                                                   "64); larger = slower and closer to exact."),
           log_level: str = typer.Option("warning", help="uvicorn log level.")) -> None:
     """Serve recommendations, similar items and item ingestion for a trained run (docs at /docs)."""
-    from lmrec.cli.main import USER_ERRORS, _fail
+    from lmrec.cli._common import USER_ERRORS, fail as _fail
 
     try:
         from lmrec.serving import create_app

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from lmrec.cli.main import USER_ERRORS, DataDir, _fail
+from lmrec.cli._common import USER_ERRORS, DataDir, fail as _fail
 
 
 def _print_metrics(result: dict) -> None:

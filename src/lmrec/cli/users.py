@@ -1,6 +1,6 @@
 """``lmrec users``: rating prediction from reviews (U-BERT, biased MF, global mean).
 
-One library call per command (:func:`lmrec.evaluation.rating.run_rating_experiment`).
+One library call per command (:func:`lmrec.rating_pipeline.run_rating_experiment`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset with ratin
           param: list[str] = typer.Option([], "--param", help="Model hyper-parameter key=value (repeatable)."),
           overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory.")) -> None:
     """Train a rating model on a random 80/10/10 pair split; writes OUT/metrics.json (RMSE, MAE)."""
-    from lmrec.cli.main import USER_ERRORS, _fail, _parse_params
-    from lmrec.evaluation.rating import run_rating_experiment
+    from lmrec.cli._common import USER_ERRORS, fail as _fail, parse_params as _parse_params
+    from lmrec.rating_pipeline import run_rating_experiment
     from lmrec.evaluation.results import format_table
 
     try:

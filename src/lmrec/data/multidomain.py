@@ -30,7 +30,7 @@ import pandas as pd
 
 from lmrec.data.dataset import RecDataset
 from lmrec.data.idmap import IdMap
-from lmrec.data.text import TextTemplate, clean_text, is_missing
+from lmrec.data.text import TextTemplate, is_missing, is_placeholder, render_value
 
 REVIEW_FIELD = "review_text_summary"
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -67,7 +67,7 @@ def review_text_fallback(dataset: RecDataset, max_reviews: int = 3, max_chars: i
     for row in inter[inter["item_id"].isin(empty)][["item_id", *cols]].itertuples(index=False):
         got = reviews.setdefault(row[0], [])
         if len(got) < max_reviews:
-            got.append(". ".join(clean_text(str(v)) for v in row[1:] if not is_missing(v)))
+            got.append(". ".join(t for t in map(render_value, row[1:]) if t))
     items = dataset.items.copy()
     items[REVIEW_FIELD] = [(" ".join(reviews.get(i, []))[:max_chars] or None) if i in empty else None
                            for i in items.index]
@@ -79,10 +79,14 @@ def review_text_fallback(dataset: RecDataset, max_reviews: int = 3, max_chars: i
 
 
 def normalise_title(text: Any) -> str:
-    """Lower-case ASCII words of a cleaned title (HTML decoded, punctuation removed); ``""`` if missing."""
+    """Lower-case ASCII words of a cleaned title (HTML decoded, punctuation removed); ``""`` if missing
+    or a placeholder (``"unknown"``, ``"n/a"`` … never make two items "the same")."""
     if is_missing(text):
         return ""
-    return " ".join(_NON_ALNUM.sub(" ", clean_text(str(text)).lower()).split())
+    rendered = render_value(text)
+    if is_placeholder(rendered):
+        return ""
+    return " ".join(_NON_ALNUM.sub(" ", rendered.lower()).split())
 
 
 def item_titles(dataset: RecDataset) -> pd.Series:
@@ -322,18 +326,6 @@ class MultiDomainDataset:
             dom += [k] * len(d.train)
         return seqs, np.asarray(dom, dtype=np.int64)
 
-    def training_windows(self, max_len: int) -> tuple[list[np.ndarray], np.ndarray]:
-        """Windows of ≤ ``max_len + 1`` global items (see :mod:`lmrec.training.sequences`) and
-        the domain number of each."""
-        from lmrec.training.sequences import training_windows
-
-        wins, dom = [], []
-        for k, d in enumerate(self.domains):
-            w = training_windows([s + d.offset for s in d.train], max_len)
-            wins += w
-            dom += [k] * len(w)
-        return wins, np.asarray(dom, dtype=np.int64)
-
     def mixed_batches(self, windows: list[np.ndarray], batch_size: int, rng: np.random.Generator
                       ) -> Iterator[np.ndarray]:
         """Index batches over ``windows`` in random order: every batch mixes domains.
@@ -344,31 +336,21 @@ class MultiDomainDataset:
         for i in range(0, len(order), batch_size):
             yield order[i:i + batch_size]
 
-    # ----------------------------------------------------------------- text vectors
-    def encode(self, encoder, cache_dir=None, *, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        """``float32 [n_items, dim]`` text vectors of all items (through the embedding cache)."""
-        from lmrec.encoders.cache import encode_cached
+    # ----------------------------------------------------------------- texts for the encoder
+    def word_drop_texts(self, n_variants: int = 1, p: float = 0.15, seed: int = 0) -> list[list[str]]:
+        """``n_variants`` word-dropped copies of :attr:`texts` (each ``n_items`` strings).
 
-        return encode_cached(encoder, self.texts, cache_dir, namespace="multidomain", batch_size=batch_size,
-                             show_progress=show_progress)
+        Variant ``v`` drops every word of every text independently with probability ``p``
+        (generator seeded with ``[seed, v]``; at least one word kept) — UniSRec's word-drop
+        augmentation. Encoding them is the caller's job
+        (:func:`lmrec.transfer.encode_word_drop`), so the data layer loads no language model.
 
-    def encode_word_drop(self, encoder, cache_dir=None, *, n_variants: int = 1, p: float = 0.15, seed: int = 0,
-                         batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-        """Text vectors of word-dropped texts, ``float32 [n_variants, n_items, dim]``.
-
-        Each variant drops every word of every text independently with probability ``p``
-        (seeded; at least one word kept) and re-encodes the text — UniSRec's word-drop
-        augmentation, precomputed once (the original code also stores one augmented vector per
-        item) because re-encoding every step is far too slow on CPU.
+        Raises
+        ------
+        ValueError
+            If ``p`` is not in ``[0, 1)``.
         """
-        from lmrec.encoders.cache import encode_cached
-
-        out = []
-        for v in range(n_variants):
-            texts = word_drop(self.texts, p, np.random.default_rng([seed, v]))
-            out.append(encode_cached(encoder, texts, cache_dir, namespace="multidomain-worddrop",
-                                     batch_size=batch_size, show_progress=show_progress))
-        return np.stack(out)
+        return [word_drop(self.texts, p, np.random.default_rng([seed, v])) for v in range(n_variants)]
 
     def describe(self) -> dict[str, Any]:
         return dict(self.report, n_items=self.n_items)

@@ -4,8 +4,11 @@ An *impression* is one page view: the user's click history before it and the sla
 candidate news shown, each labeled click (1) / no click (0), or unlabeled in test files. Models
 rank the candidates of each impression (see :mod:`lmrec.evaluation.impressions`).
 
-:class:`NewsDataset` is filled by :func:`lmrec.data.loaders.mind.load_mind` or
-:func:`lmrec.data.loaders.nemig.load_nemig`; :func:`load_news_dataset` finds one by name.
+:class:`NewsDataset` is filled by :func:`lmrec.data.loaders.mind.load_mind`,
+:func:`lmrec.data.loaders.nemig.load_nemig` or
+:func:`lmrec.data.loaders.mind_recprompt.load_mind_recprompt`;
+:func:`lmrec.data.news_registry.load_news_dataset` finds one by name (it sits above the loaders,
+which import the types defined here).
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 #: Dataset names → folder under the data directory.
-NEWS_DATASETS = {"nemig-en": "nemig/en", "nemig-de": "nemig/de", "mind-small-subset": "mind-small-subset"}
+NEWS_DATASETS = {"nemig-en": "nemig/en", "nemig-de": "nemig/de", "mind-small-subset": "mind-small-subset",
+                 "mind-recprompt": "mind-recprompt", "mind-recprompt-valid": "mind-recprompt",
+                 "mind-recprompt-case": "mind-recprompt", "mind-recprompt-valid+case": "mind-recprompt"}
+
+#: RecPrompt MIND sample names → the CSV parts whose impressions they hold (see
+#: :mod:`lmrec.data.loaders.mind_recprompt`); ``mind-recprompt`` is the 400-impression test file.
+RECPROMPT_PARTS = {"mind-recprompt": ("test",), "mind-recprompt-valid": ("valid",),
+                   "mind-recprompt-case": ("case",), "mind-recprompt-valid+case": ("valid", "case")}
 
 #: Default minimum share of referenced news with a title before evaluation is allowed.
 MIN_TEXT_COVERAGE = 0.9
@@ -83,7 +93,7 @@ class NewsDataset:
     impressions:
         The :class:`Impressions`.
     source_format:
-        ``"mind"`` or ``"nemig"``.
+        ``"mind"``, ``"nemig"`` or ``"mind-recprompt"``.
     language:
         ``"en"``/``"de"`` where known, else ``None``.
     split:
@@ -239,7 +249,8 @@ def split_by_user(data: NewsDataset, fractions: tuple[float, float, float] = (0.
 
 
 def resolve_news_folder(name: str, data_dir: str | os.PathLike | None = None) -> Path:
-    """Folder of a news dataset: a known name (``nemig-en``, ``nemig-de``, ``mind-small-subset``),
+    """Folder of a news dataset: a known name (``nemig-en``, ``nemig-de``, ``mind-small-subset``,
+    ``mind-recprompt[-valid|-case|-valid+case]``),
     a path relative to the data folder (``nemig/en``) or an absolute folder.
 
     Raises
@@ -260,32 +271,3 @@ def resolve_news_folder(name: str, data_dir: str | os.PathLike | None = None) ->
         raise FileNotFoundError(f"no news dataset {name!r} in {root}; known names: "
                                 f"{', '.join(NEWS_DATASETS)} (or pass a folder path)")
     return folder
-
-
-def load_news_dataset(name: str, data_dir: str | os.PathLike | None = None) -> NewsDataset:
-    """Load a news dataset by name or folder; the format is told by ``behaviors.tsv``'s column count
-    (5 = MIND, 4 = NeMig).
-
-    Raises
-    ------
-    FileNotFoundError
-        If the folder or its ``behaviors.tsv`` is missing.
-    ValueError
-        If the first line of ``behaviors.tsv`` has neither 4 nor 5 columns.
-    """
-    from lmrec.data.loaders.mind import load_mind
-    from lmrec.data.loaders.nemig import load_nemig
-
-    folder = resolve_news_folder(name, data_dir)
-    beh = folder / "behaviors.tsv"
-    if not beh.is_file():
-        raise FileNotFoundError(f"{folder}: no behaviors.tsv (MIND/NeMig news datasets need one)")
-    with open(beh, encoding="utf-8") as f:
-        first = next((line for line in f if line.strip()), "")
-    n_cols = len(first.rstrip("\r\n").split("\t"))
-    label = name if not Path(name).is_absolute() else folder.name
-    if n_cols == 5:
-        return load_mind(folder, label)
-    if n_cols == 4:
-        return load_nemig(folder, label)
-    raise ValueError(f"{beh}:1: {n_cols} columns; expected 5 (MIND) or 4 (NeMig)")

@@ -5,6 +5,10 @@ A dataset is named by its folder path relative to the data folder, with ``/`` se
 ``amazon-lcrec/Scientific``. A folder of Amazon 2018 raw files holds one dataset per category:
 ``amazon2018-raw/Gift_Cards`` (``amazon2018/Gift_Cards``, the name used by ``lmrec download``,
 is accepted too). A folder holding several RecBole or LC-Rec sets names each ``<folder>/<X>``.
+A dataset made of several domains also lists each domain as its own dataset, selected with
+``:<domain>``: ``amazon-food-kitchen-llmcdsr`` (both domains) and
+``amazon-food-kitchen-llmcdsr:food`` / ``amazon-food-kitchen-llmcdsr:kitchen`` (one domain each,
+with the file's own split; see :mod:`lmrec.data.loaders.llmcdsr`).
 
 Formats are recognised from file names only (nothing is parsed), so discovery is cheap:
 
@@ -36,6 +40,8 @@ from lmrec.data.loaders.generic import CONFIG_FILE
 ENV_VAR = "LMREC_DATA_DIR"
 MAX_DEPTH = 4
 DOWNLOAD_ALIASES = {"amazon2018/": "amazon2018-raw/"}
+#: Separates a multi-domain dataset's name from the selected domain: ``<dataset>:<domain>``.
+DOMAIN_SEP = ":"
 
 
 class UnknownDatasetError(KeyError):
@@ -54,11 +60,12 @@ class DatasetInfo:
     name:
         Name to pass to :func:`load_dataset`, e.g. ``"amazon2018-raw/Gift_Cards"``.
     format:
-        ``"movielens"``, ``"amazon2018"``, ``"recbole"``, ``"lcrec"`` or ``"table"``.
+        ``"movielens"``, ``"amazon2018"``, ``"recbole"``, ``"lcrec"``, ``"table"`` or ``"llmcdsr"``.
     path:
         Folder holding the files.
     category:
-        Amazon category or RecBole/LC-Rec file prefix; ``None`` for other formats.
+        Amazon category or RecBole/LC-Rec file prefix; for a multi-domain format (``llmcdsr``) the
+        selected domain (``None``: all domains); ``None`` for other formats.
     """
 
     name: str
@@ -81,7 +88,7 @@ class DatasetInfo:
         if self.format == "llmcdsr":
             from lmrec.data.loaders.llmcdsr import load_llmcdsr
 
-            return load_llmcdsr(self.path, self.name)
+            return load_llmcdsr(self.path, self.name, domain=self.category)
         raise ValueError(f"dataset {self.name!r}: unknown format {self.format!r}")
 
 
@@ -117,7 +124,10 @@ def detect_datasets(folder: Path, name: str) -> list[DatasetInfo]:
     from lmrec.data.loaders.llmcdsr import is_llmcdsr_folder
 
     if is_llmcdsr_folder(folder):
-        return [DatasetInfo(name, "llmcdsr", folder)]
+        from lmrec.data.loaders.llmcdsr import DOMAIN_NAMES
+
+        return [DatasetInfo(name, "llmcdsr", folder)] + [
+            DatasetInfo(f"{name}{DOMAIN_SEP}{d}", "llmcdsr", folder, d) for d in DOMAIN_NAMES]
     found = [DatasetInfo(f"{name}/{c}", "amazon2018", folder, c)
              for c in amazon2018_categories(folder)]
     for fmt, prefixes in (("recbole", recbole_datasets(folder)), ("lcrec", lcrec_datasets(folder))):
@@ -130,31 +140,52 @@ def find_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo
     """Every dataset under the data folder (see :func:`resolve_data_dir`), sorted by name.
 
     Folders are searched up to 4 levels deep; hidden folders and the inside of a dataset's
-    folder are not searched.
+    folder are not searched. Symbolic links to folders are followed (a data folder assembled
+    from links, e.g. ``data/ml-100k -> /mnt/corpora/ml-100k``, works) and the dataset is named by
+    the link's path; a link back to one of its own ancestors (a cycle) is skipped. Two links to
+    the same folder give two names for the same dataset.
     """
     root = resolve_data_dir(data_dir)
     found: list[DatasetInfo] = []
-    for current, dirs, _ in os.walk(root):
+    # real paths of each searched folder and of its ancestors: a child resolving into them is a cycle
+    chains: dict[str, frozenset[str]] = {str(root): frozenset({os.path.realpath(root)})}
+    for current, dirs, _ in os.walk(root, followlinks=True):
         here = Path(current)
         rel = here.relative_to(root).as_posix()
         infos = detect_datasets(here, root.name if rel == "." else rel)
         found += infos
         depth = 0 if rel == "." else rel.count("/") + 1
+        chain = chains.pop(current, frozenset({os.path.realpath(current)}))
         if infos or depth >= MAX_DEPTH:
             dirs[:] = []
-        else:
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            continue
+        keep = []
+        for d in sorted(d for d in dirs if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(current, d))
+            if real in chain:       # symlink cycle: the folder is already on this path
+                continue
+            chains[os.path.join(current, d)] = chain | {real}
+            keep.append(d)
+        dirs[:] = keep
     return sorted(found, key=lambda info: info.name)
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> RecDataset:
     """Load a dataset by name (see :func:`find_datasets`) or by the absolute path of its folder.
 
+    A multi-domain dataset's single domain is ``<name>:<domain>`` (also after an absolute path),
+    e.g. ``amazon-food-kitchen-llmcdsr:food``.
+
     Raises
     ------
     UnknownDatasetError
-        (a ``KeyError``) If no dataset has that name; the message lists the available names.
+        (a ``KeyError``) If no dataset has that name; the message lists the available names, or,
+        for ``<name>:<domain>`` with an unknown domain, the domains ``<name>`` has.
     """
+    base, sep, domain = name.rpartition(DOMAIN_SEP)
+    direct_base = Path(base).expanduser() if sep else None
+    if direct_base is not None and direct_base.is_absolute() and direct_base.is_dir():
+        return _pick_domain(detect_datasets(direct_base, direct_base.name), direct_base.name, domain, str(direct_base))
     direct = Path(name).expanduser()
     if direct.is_absolute() and direct.is_dir():
         found = detect_datasets(direct, direct.name)
@@ -171,7 +202,28 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> RecDat
     for candidate in candidates:
         if candidate in infos:
             return infos[candidate].load()
+    if sep and base in infos:
+        return _pick_domain(list(infos.values()), base, domain, base)
     available = ", ".join(infos) or "none"
     raise UnknownDatasetError(f"unknown dataset {name!r} in {resolve_data_dir(data_dir)}; available: "
                    f"{available}. Fetch one with `lmrec download <name>` or point --data-dir / "
                    f"{ENV_VAR} at the folder that holds it")
+
+
+def _pick_domain(infos: list[DatasetInfo], base: str, domain: str, shown: str) -> RecDataset:
+    """Load domain ``domain`` of dataset ``base`` from ``infos``.
+
+    Raises
+    ------
+    UnknownDatasetError
+        If ``base`` has no such domain (its domains are listed) or is a single-domain dataset.
+    """
+    prefix = f"{base}{DOMAIN_SEP}"
+    domains = {i.name[len(prefix):]: i for i in infos if i.name.startswith(prefix)}
+    if domain in domains:
+        return domains[domain].load()
+    if not domains:
+        raise UnknownDatasetError(f"dataset {shown!r} has a single domain, so it takes no "
+                                  f"'{DOMAIN_SEP}<domain>' selector; use {base!r}")
+    raise UnknownDatasetError(f"dataset {shown!r} has no domain {domain!r}; available domains: "
+                              f"{', '.join(domains)} (e.g. {prefix}{next(iter(domains))})")

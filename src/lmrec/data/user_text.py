@@ -24,12 +24,13 @@ held-out interactions never leak into a user's text.
 Truncation is reported, never silent: each source is capped at ``max_chars_per_source``
 characters and at most ``max_items_per_source`` reviews/titles/tags (the most recent are kept);
 :class:`UserTextReport` counts users truncated by either cap (token-level truncation is the
-encoder's, counted by :func:`encode_user_texts`).
+encoder's, counted by :func:`lmrec.encoders.user_text.encode_user_texts`).
 
 Users with no text at all are *flagged* (``UserTextReport.n_fallback``, ``fallback`` mask of
-:func:`encode_user_texts`) and get a finite fallback vector (the mean of the other users'
-vectors, or zeros when no user has text), so a model can tell them apart instead of silently
-treating a zero vector as information.
+:func:`lmrec.encoders.user_text.encode_user_texts`) and get a finite fallback vector (the mean
+of the other users' vectors, or zeros when no user has text), so a model can tell them apart
+instead of silently treating a zero vector as information. This module only builds text; it
+loads no language model.
 """
 
 from __future__ import annotations
@@ -328,43 +329,3 @@ def fallback_vectors(vectors: np.ndarray, empty: np.ndarray) -> np.ndarray:
         fill = out[~empty].mean(axis=0) if (~empty).any() else np.zeros(out.shape[1], dtype=np.float32)
         out[empty] = fill
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def encode_user_texts(texts: Sequence[str], report: UserTextReport | None = None, *, encoder: Any = None,
-                      cache_dir: str | Path | None = None, max_length: int | None = 128, batch_size: int = 64,
-                      show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Encode user texts through the embedding cache, with flagged fallback rows.
-
-    Parameters
-    ----------
-    texts:
-        From :func:`build_user_texts`.
-    report:
-        Its ``n_truncated_tokens`` / ``max_tokens`` are filled in when given.
-    encoder:
-        A :class:`~lmrec.encoders.base.TextEncoder` (``None``: the packaged MiniLM with
-        ``max_length`` tokens).
-    cache_dir:
-        Embedding cache root (``None``: ``$LMREC_CACHE_DIR`` or the default).
-
-    Returns
-    -------
-    vectors:
-        ``float32 [n_users, dim]``, finite; fallback rows as :func:`fallback_vectors`.
-    fallback:
-        ``bool [n_users]``: users whose vector is the fallback (no text).
-    """
-    from lmrec.encoders.cache import encode_cached
-    from lmrec.encoders.factory import load_encoder
-
-    enc = encoder if encoder is not None else load_encoder(None, max_length=max_length)
-    texts = list(texts)
-    namespace = "user-text-" + (report.version if report is not None else "")
-    vectors = encode_cached(enc, texts, Path(cache_dir) if cache_dir else None, namespace=namespace,
-                            batch_size=batch_size, show_progress=show_progress)
-    empty = np.array([not t.strip() for t in texts], dtype=bool)
-    if report is not None:
-        tokens = enc.count_tokens(texts)
-        report.n_truncated_tokens = int((tokens > enc.max_length).sum())
-        report.max_tokens = int(enc.max_length)
-    return fallback_vectors(vectors, empty), empty

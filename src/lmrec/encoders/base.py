@@ -113,6 +113,49 @@ def length_sorted_batches(lengths: Sequence[int] | np.ndarray, batch_size: int) 
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def token_budget_batches(tokens: Sequence[int] | np.ndarray, max_tokens: int, batch_size: int) -> list[np.ndarray]:
+    """Batches of similar-length texts packed by *padded* tokens, longest first.
+
+    A batch is padded to its first (longest) text, so its cost is ``len(batch) · tokens[first]``;
+    texts are added while that stays ≤ ``max_tokens`` and the batch holds < ``batch_size``
+    texts (a text longer than the budget forms a batch of its own). Short texts thus travel in
+    large batches and long ones in small batches, keeping the activations of one forward pass
+    about the same size (what fits the CPU caches), as in fairseq's ``--max-tokens`` batching.
+
+    Parameters
+    ----------
+    tokens:
+        ``[n]`` token counts (already capped at the model's ``max_length``).
+    max_tokens:
+        Padded-token budget per batch, ≥ 1.
+    batch_size:
+        Maximum texts per batch, ≥ 1.
+
+    Returns
+    -------
+    list[numpy.ndarray]
+        int64 index arrays into ``tokens``; together a permutation of ``0..n-1`` (stable order
+        among equal lengths).
+
+    Raises
+    ------
+    ValueError
+        If ``max_tokens < 1`` or ``batch_size < 1``.
+    """
+    if max_tokens < 1 or batch_size < 1:
+        raise ValueError(f"max_tokens and batch_size must be >= 1, got {max_tokens} and {batch_size}")
+    tokens = np.asarray(tokens, dtype=np.int64)
+    order = np.argsort(-tokens, kind="stable")
+    out: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        width = max(int(tokens[order[start]]), 1)
+        size = max(1, min(batch_size, max_tokens // width))
+        out.append(order[start : start + size])
+        start += size
+    return out
+
+
 # ----------------------------------------------------------------------------- interface
 
 
@@ -126,6 +169,9 @@ class TextEncoder(ABC):
     """
 
     backend: str = "abstract"
+    max_batch_tokens: int | None = None
+    """When set, :meth:`encode` packs batches by padded tokens (:func:`token_budget_batches`,
+    ``batch_size`` still caps the texts per batch) instead of by count."""
     last_dedup: tuple[int, int] | None = None
     """``(non-empty rows, distinct texts)`` of the latest :meth:`encode` call."""
 
@@ -214,7 +260,11 @@ class TextEncoder(ABC):
         unique = list(first_row)  # distinct non-empty texts, first-seen order
         self.last_dedup = (len(rows_list), len(unique))
         unique_vecs = np.zeros((len(unique), self.dim), dtype=np.float32)
-        batches = length_sorted_batches(self._sort_lengths(unique), batch_size)
+        if self.max_batch_tokens:
+            tokens = np.minimum(np.asarray(self._token_lengths(unique), dtype=np.int64), self.max_length)
+            batches = token_budget_batches(tokens, self.max_batch_tokens, batch_size)
+        else:
+            batches = length_sorted_batches(self._sort_lengths(unique), batch_size)
 
         from tqdm.auto import tqdm
 
@@ -417,7 +467,7 @@ _MEMO_FILE = "fingerprints.json"
 
 
 def _memo_path() -> Path:
-    from lmrec.encoders.cache import default_cache_root
+    from lmrec.io import default_cache_root
 
     return default_cache_root() / _MEMO_FILE
 

@@ -41,18 +41,12 @@ from typing import Sequence
 import numpy as np
 
 from lmrec.encoders.base import TextEncoder, is_empty_text, validate_texts
+from lmrec.io import default_cache_root  # lives low in the stack (encoders.base uses it too)
 
-CACHE_ENV = "LMREC_CACHE_DIR"
 FORMAT_VERSION = 1
 _TMP_PREFIX = ".tmp-"
 _STALE_TMP_SECONDS = 24 * 3600
 _KEY_BYTES = 32
-
-
-def default_cache_root() -> Path:
-    """``$LMREC_CACHE_DIR`` if set, else ``~/.cache/lmrec``."""
-    env = os.environ.get(CACHE_ENV, "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "lmrec"
 
 
 def text_key(text: str) -> bytes:

@@ -9,12 +9,19 @@ quantized per batch at run time). Files live in the cache::
     <cache root>/onnx/<model-slug>-<export key>/model.onnx          fp32, as exported
                                                  model.fused.onnx    fp32, ORT graph fusion
                                                  model.int8.onnx     int8 weights (dynamic)
+                                                 model.int8-fused.onnx  fused graph, int8 (dynamic)
                                                  export.json         source identity, versions
 
 The ``"onnx"`` backend runs ``model.fused.onnx`` (ONNX Runtime's transformer optimizer fuses
 attention, skip-layer-norm and bias-GELU; the plain graph is used when the architecture does
 not fuse). The ``"onnx-int8"`` backend runs ``model.int8.onnx``: the weight MatMuls of the
-plain graph quantized per channel (see :func:`_quantize`).
+plain graph quantized per channel (see :func:`_quantize`). The ``"onnx-int8-fused"`` backend runs
+``model.int8-fused.onnx``: the *fused* graph dynamically quantized (weight MatMuls and the fused
+Attention's QKV projection → ``QAttention``; see :func:`_quantize_fused`), with batches packed
+by a padded-token budget (:func:`lmrec.encoders.base.token_budget_batches`) — the fastest CPU
+path measured in ``bench/results/encode_throughput.md``. Static (calibrated QDQ) int8 was
+measured too and is not offered: on all-MiniLM-L6-v2 it was slower than dynamic int8 and its
+vectors fell to cosine ≈ 0.92–0.94 to fp32 (likely activation outliers; see the benchmark findings).
 
 The export key hashes the source model's weights/config fingerprints and the export
 settings, so a changed model is re-exported and an unchanged one never is. Every file is
@@ -62,7 +69,7 @@ EXPORT_VERSION = "1"
 """Bumped when the export recipe changes (part of the export key and the identity)."""
 
 OPSET = 17
-BACKENDS = ("onnx", "onnx-int8")
+BACKENDS = ("onnx", "onnx-int8", "onnx-int8-fused")
 
 _PAD_OFFSET_MODELS = ("roberta", "xlm-roberta", "camembert", "mpnet", "longformer")
 """Model types whose position ids start after the pad id (positions ``pad_token_id + 1`` on)."""
@@ -212,7 +219,7 @@ def _export_key(resolved: ResolvedModel, pipe: dict[str, Any]) -> tuple[str, dic
 
 
 def _export(resolved: ResolvedModel, pipe: dict[str, Any], *, quantize: bool,
-            cache_root: str | Path | None) -> Path:
+            cache_root: str | Path | None, fused_int8: bool = False) -> Path:
     from lmrec.encoders.cache import _slug, default_cache_root
 
     key, source = _export_key(resolved, pipe)
@@ -224,6 +231,16 @@ def _export(resolved: ResolvedModel, pipe: dict[str, Any], *, quantize: bool,
         _atomic_onnx_save(lambda tmp: _torch_export(pipe["transformer"], tmp), plain)
         _atomic_onnx_save(lambda tmp: tmp.write_text(json.dumps(source, indent=2, sort_keys=True)),
                           folder / "export.json")
+    if quantize and fused_int8:
+        fused = _export(resolved, pipe, quantize=False, cache_root=cache_root)
+        if fused.name != "model.fused.onnx":
+            reason = (folder / "fusion-failed.txt").read_text().strip() if (folder / "fusion-failed.txt").is_file() else ""
+            raise ValueError(f"backend 'onnx-int8-fused' needs ONNX Runtime's transformer fusion, which does not "
+                             f"apply to {resolved.name} ({reason or 'no fused graph'}); use backend='onnx-int8'")
+        target = folder / "model.int8-fused.onnx"
+        if not target.is_file():
+            _atomic_onnx_save(lambda tmp: _quantize_fused(fused, tmp), target)
+        return target
     if quantize:
         target = folder / "model.int8.onnx"
         if not target.is_file():
@@ -273,6 +290,24 @@ def _quantize(plain: Path, out: Path) -> None:
     with _quiet_logging():
         quantize_dynamic(str(plain), str(out), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"], nodes_to_exclude=activation_matmuls)
+
+
+def _quantize_fused(fused: Path, out: Path) -> None:
+    """Dynamic int8 quantization of the fused graph: ``MatMul`` → ``DynamicQuantizeMatMul``,
+    ``Attention`` → ``QAttention`` (its QKV projection in int8; scores and softmax stay float).
+
+    Per-channel int8 weights, uint8 activations quantized per batch at run time (the u8·s8
+    products that AVX512-VNNI / AVX-VNNI / AMX run natively). Per-tensor weights lower the
+    cosine to fp32 of all-MiniLM-L6-v2 from ≈ 0.993 to ≈ 0.948 (measured on Amazon Scientific
+    texts), so they are not used.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _quiet_logging():
+        quantize_dynamic(str(fused), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Attention"],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 def _fuse(plain: Path, out: Path, transformer_dir: Path) -> None:
@@ -347,12 +382,21 @@ class OnnxEncoder(TextEncoder):
         (:func:`lmrec.encoders.cpu.available_cores`).
     cache_root:
         Where exported models are kept (``None``: the default cache root).
+    fused_int8:
+        With ``quantize=True``: run the fused graph quantized (``QAttention``; backend
+        ``"onnx-int8-fused"``) instead of the plain graph's weight MatMuls.
+    max_batch_tokens:
+        Pack batches by this padded-token budget (:func:`~lmrec.encoders.base.token_budget_batches`;
+        ``encode``'s ``batch_size`` still caps texts per batch). ``None``: batches by count.
+        Only speed depends on it — and, for the int8 backends, the last digits of the vectors:
+        activations are quantized with one scale per batch.
 
     Raises
     ------
     ValueError
         Pipelines the export cannot reproduce (see :func:`read_st_pipeline`), ``max_length <
-        1`` or ``num_threads < 1``.
+        1``, ``num_threads < 1``, ``max_batch_tokens < 1``, ``fused_int8`` without
+        ``quantize``, or ``fused_int8`` for an architecture ONNX Runtime cannot fuse.
     FileNotFoundError, ModelNotAvailableError
         If the model cannot be found.
     """
@@ -366,6 +410,8 @@ class OnnxEncoder(TextEncoder):
         prefix: str = "",
         num_threads: int | None = None,
         cache_root: str | Path | None = None,
+        fused_int8: bool = False,
+        max_batch_tokens: int | None = None,
     ) -> None:
         import onnxruntime as ort
         from transformers import AutoConfig, AutoTokenizer
@@ -376,8 +422,14 @@ class OnnxEncoder(TextEncoder):
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         self._resolved = packaged_model() if model is None else resolve_model(model)
         self._pipe = read_st_pipeline(self._resolved.path)
+        if fused_int8 and not quantize:
+            raise ValueError("fused_int8=True is the int8 path of the fused graph: pass quantize=True too")
+        if max_batch_tokens is not None and int(max_batch_tokens) < 1:
+            raise ValueError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
         self.quantize = bool(quantize)
-        self.backend = BACKENDS[1] if self.quantize else BACKENDS[0]
+        self.fused_int8 = bool(fused_int8)
+        self.backend = BACKENDS[2] if self.fused_int8 else BACKENDS[1] if self.quantize else BACKENDS[0]
+        self.max_batch_tokens = int(max_batch_tokens) if max_batch_tokens else None
         self.normalize = bool(normalize)
         self.prefix = str(prefix)
         self.num_threads = resolve_threads(num_threads)
@@ -400,7 +452,8 @@ class OnnxEncoder(TextEncoder):
         self._max_length = wanted
         self._dim = int(config.hidden_size)
 
-        self.model_path = _export(self._resolved, self._pipe, quantize=self.quantize, cache_root=cache_root)
+        self.model_path = _export(self._resolved, self._pipe, quantize=self.quantize, cache_root=cache_root,
+                                  fused_int8=self.fused_int8)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.num_threads
         opts.inter_op_num_threads = 1
@@ -424,6 +477,11 @@ class OnnxEncoder(TextEncoder):
     def pooling(self) -> str:
         return self._pipe["pooling"]
 
+    @property
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer (what :mod:`lmrec.encoders.vocab_fit` measures)."""
+        return self._tokenizer
+
     def _settings(self) -> dict[str, Any]:
         import onnxruntime as ort
 
@@ -436,7 +494,7 @@ class OnnxEncoder(TextEncoder):
             "max_length": self._max_length,
             "normalize": self.normalize,
             "prefix": self.prefix,
-            "dtype": "int8-dynamic" if self.quantize else "float32",
+            "dtype": ("int8-dynamic-fused" if self.fused_int8 else "int8-dynamic") if self.quantize else "float32",
             "graph": self.model_path.name,
             "dim": self._dim,
             "export_version": EXPORT_VERSION,

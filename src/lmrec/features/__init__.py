@@ -12,11 +12,11 @@ faiss is imported only by :class:`ProductQuantizer` when it is fitted or loaded.
 """
 
 from lmrec.features._artifact import ArtifactCorruptError
-from lmrec.features.base import VectorTransform, load_transform
+from lmrec.features.base import VectorTransform
 from lmrec.features.parametric_whitening import ParametricWhitening
 from lmrec.features.pca import PCA
 from lmrec.features.pq import ProductQuantizer
-from lmrec.features.registry import METHODS, compress_vectors, create_transform
+from lmrec.features.registry import METHODS, compress_vectors, create_transform, load_transform
 from lmrec.features.scalar_quant import ScalarQuantizer
 from lmrec.features.truncate import Truncate
 from lmrec.features.whitening import Whitening

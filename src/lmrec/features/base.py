@@ -13,7 +13,8 @@ Three views of the same transform:
 * :meth:`transform` — ``decode(encode(x))``.
 
 A fitted transform saves itself to a directory (``config.json`` with checksums + one ``.npy``
-per learned array, or a faiss file) and is loaded back with :func:`load_transform`.
+per learned array, or a faiss file) and is loaded back with
+:func:`lmrec.features.registry.load_transform` (also ``lmrec.features.load_transform``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lmrec.features._artifact import load_npy, read_artifact_config, save_npy, write_artifact_dir
+from lmrec.features._artifact import load_npy, save_npy, write_artifact_dir
 
-__all__ = ["VectorTransform", "check_vectors", "load_transform"]
+__all__ = ["VectorTransform", "check_vectors"]
 
 
 def check_vectors(x: np.ndarray, what: str = "vectors", dim: int | None = None) -> np.ndarray:
@@ -133,26 +134,3 @@ class VectorTransform:
     def _load_state(self, path: Path, config: dict[str, Any]) -> None:
         for k in self._state:
             setattr(self, k, load_npy(path / f"{k}.npy"))
-
-
-def load_transform(path: str | os.PathLike) -> VectorTransform:
-    """Load any transform saved with :meth:`VectorTransform.save`.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path/config.json`` is missing.
-    ArtifactCorruptError
-        If a file is missing, truncated or fails its checksum (the file is named).
-    """
-    import lmrec.features  # noqa: F401  (registers every transform class)
-
-    path = Path(path)
-    cfg = read_artifact_config(path)
-    cls = VectorTransform._registry.get(cfg.get("name"))
-    if cls is None or cfg.get("type") != f"lmrec.features.{cfg.get('name')}":
-        raise ValueError(f"{path}: not a saved lmrec transform (type {cfg.get('type')!r})")
-    self = cls(**cfg["params"])
-    self.dim_in_ = int(cfg["dim_in"])
-    self._load_state(path, cfg)
-    return self

@@ -1,4 +1,5 @@
-"""Transform names used by the CLI and the benchmarks, and compressing a vector table in one call."""
+"""Transform names used by the CLI and the benchmarks, loading a saved transform, and compressing a
+vector table in one call."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from lmrec.features._artifact import read_artifact_config
 from lmrec.features.base import VectorTransform, check_vectors
+from lmrec.features.parametric_whitening import ParametricWhitening
+from lmrec.features.pca import PCA
+from lmrec.features.pq import ProductQuantizer
+from lmrec.features.scalar_quant import ScalarQuantizer
+from lmrec.features.truncate import Truncate
+from lmrec.features.whitening import Whitening
 
 #: ``lmrec compress --method`` names.
 METHODS = ("pca", "whiten", "param-whiten", "pq", "truncate", "int8", "fp16")
@@ -34,8 +42,6 @@ def create_transform(method: str, *, dim: int | None = None, n_bytes: int | None
     ValueError
         For an unknown method, or a missing/irrelevant ``dim`` / ``n_bytes``.
     """
-    from lmrec.features import ParametricWhitening, PCA, ProductQuantizer, ScalarQuantizer, Truncate, Whitening
-
     if method not in METHODS:
         raise ValueError(f"unknown compression method {method!r}; choose one of {', '.join(METHODS)}")
     if n_bytes is not None and method != "pq":
@@ -116,3 +122,27 @@ def compress_vectors(vectors: np.ndarray, method: str, *, dim: int | None = None
         save_npy(tmp, codes)
         os.replace(tmp, out / "codes.npy")
     return transform, codes, report
+
+
+def load_transform(path: str | os.PathLike) -> VectorTransform:
+    """Load any transform saved with :meth:`VectorTransform.save` (every transform class is
+    imported above, so each is registered).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path/config.json`` is missing.
+    ArtifactCorruptError
+        If a file is missing, truncated or fails its checksum (the file is named).
+    ValueError
+        If ``path`` holds something other than a saved lmrec transform.
+    """
+    path = Path(path)
+    cfg = read_artifact_config(path)
+    cls = VectorTransform._registry.get(cfg.get("name"))
+    if cls is None or cfg.get("type") != f"lmrec.features.{cfg.get('name')}":
+        raise ValueError(f"{path}: not a saved lmrec transform (type {cfg.get('type')!r})")
+    self = cls(**cfg["params"])
+    self.dim_in_ = int(cfg["dim_in"])
+    self._load_state(path, cfg)
+    return self

@@ -12,11 +12,15 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from lmrec.data.splits import Split
+from lmrec.io import save_atomic_npy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmrec.data.dataset import RecDataset
 
 
 @dataclass
@@ -38,7 +42,14 @@ class TrainData:
         The evaluation protocol's history exclusion, so early stopping matches it.
     ratings:
         Explicit ratings aligned with the split (:func:`lmrec.models.multitask.split_ratings`),
-        given to models with ``needs_ratings = True`` when the dataset has ratings; else ``None``.
+        filled in by the pipeline for models whose :meth:`Recommender.extra_train_data` asks for
+        them; else ``None``.
+
+    Raises
+    ------
+    ValueError
+        If ``item_vectors`` is not a 2-D array or holds NaN/inf (the first bad row is named: a
+        broken encoder or a damaged ``.npy`` would otherwise train silently into NaN scores).
     """
 
     split: Split
@@ -48,6 +59,18 @@ class TrainData:
     exclude_history: bool = True
     show_progress: bool = False
     ratings: Any = None
+
+    def __post_init__(self) -> None:
+        if self.item_vectors is None:
+            return
+        v = np.asarray(self.item_vectors)
+        if v.ndim != 2:
+            raise ValueError(f"item_vectors must be a [n_items, dim] array, got shape {v.shape}")
+        bad = ~np.isfinite(v).all(axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"item_vectors row {row} (internal item index) holds NaN or inf ({int(bad.sum())} "
+                             "row(s) in all); re-encode the items (the encoder or the vector file is broken)")
 
 
 class Recommender(ABC):
@@ -60,6 +83,14 @@ class Recommender(ABC):
     name: ClassVar[str]
     needs_item_vectors: ClassVar[bool] = False
     sequential: ClassVar[bool] = False
+    #: The model keeps learned state per internal user index (an ID embedding, a bias, a graph
+    #: representation, a user text vector), so a saved model is only valid with the exact user
+    #: map it was trained with (:func:`lmrec.pipeline.load_run` checks ``user_map.json``).
+    has_user_state: ClassVar[bool] = False
+    #: What a history item must have for the model to read it: ``"id"`` (any catalog item),
+    #: ``"text"`` (a non-zero text vector: items with empty text carry nothing for text-only
+    #: models) or ``"none"`` (the model ignores histories, e.g. popularity).
+    history_input: ClassVar[str] = "id"
 
     #: Hyper-parameters every model checks the same way: name → (lowest allowed value, inclusive?).
     _BOUNDS: ClassVar[dict[str, tuple[float, bool]]] = {
@@ -103,6 +134,49 @@ class Recommender(ABC):
         ``float32 [b, n_items]`` — higher is better; finite.
         """
 
+    def has_usable_input(self, users: np.ndarray, histories: list[np.ndarray],
+                         item_has_text: np.ndarray | None = None) -> np.ndarray:
+        """Which cases the model can score from what it knows about them.
+
+        A case without usable input (empty history, or — for :attr:`history_input` ``"text"``
+        — a history made only of items without text) gets the cold-user fallback of
+        :mod:`lmrec.models.fallback` instead of :meth:`score`, whose output would be arbitrary
+        (a padding-token state, an all-zero user vector). Models with other knowledge of a user
+        (per-user state, user text) override this.
+
+        Parameters
+        ----------
+        users:
+            ``int64 [b]`` internal user indices.
+        histories:
+            ``b`` ``int64`` arrays of internal item indices.
+        item_has_text:
+            ``bool [n_items]``: items whose text vector is non-zero (``None``: all count).
+
+        Returns
+        -------
+        ``bool [b]``
+        """
+        if self.history_input == "none":
+            return np.ones(len(histories), dtype=bool)
+        if self.history_input == "text" and item_has_text is not None:
+            mask = np.asarray(item_has_text, dtype=bool)
+            return np.array([len(h) > 0 and bool(mask[np.asarray(h, dtype=np.int64)].any()) for h in histories],
+                            dtype=bool)
+        return np.array([len(h) > 0 for h in histories], dtype=bool)
+
+    def extra_train_data(self, dataset: "RecDataset", split: Split) -> dict[str, Any]:
+        """Extra :class:`TrainData` fields this model learns from, built before ``fit``.
+
+        The pipeline calls it with the full dataset and the split and passes the result to
+        ``TrainData(**…)``, so no model is special-cased there. Default: nothing. A model that
+        needs more than the split and item vectors overrides it (e.g.
+        :class:`~lmrec.models.multitask.MultiTask` returns ``{"ratings": SplitRatings}`` when the
+        dataset has explicit ratings). Keys must be :class:`TrainData` field names; whatever is
+        built must come from training (or validation) data only.
+        """
+        return {}
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
         """Write ``config.json`` and weights into directory ``path`` (atomic per file)."""
@@ -123,13 +197,6 @@ class Recommender(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
         return f"{type(self).__name__}({args})"
-
-
-def save_atomic_npy(path: Path, array: np.ndarray) -> None:
-    """``np.save`` to a temp file, then rename over ``path``."""
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
 
 
 def save_net_weights(path: Path, net: Any, warm_items: np.ndarray | None = None) -> None:

@@ -37,6 +37,7 @@ class EmbeddingKNN(Recommender):
 
     name = "embknn"
     needs_item_vectors = True
+    history_input = "text"
 
     def __init__(self, last_n: int = 0):
         super().__init__(last_n=last_n)
@@ -46,6 +47,16 @@ class EmbeddingKNN(Recommender):
             raise ValueError("embknn needs item text vectors (run with an encoder)")
         self.item_vectors_ = _normalise(np.asarray(data.item_vectors, dtype=np.float32))
         return self
+
+    def user_vector(self, history_vectors: np.ndarray) -> np.ndarray:
+        """``float32 [dim]`` user vector (not normalised) from the history's item vectors
+        ``[h, dim]`` (oldest first): the mean of the last ``last_n`` rows (all when 0); zeros for
+        an empty history. Used by serving (:mod:`lmrec.serving.space`); same direction as
+        :meth:`score`'s user vector."""
+        rows = np.asarray(history_vectors, dtype=np.float32).reshape(-1, self.item_vectors_.shape[1])
+        n = self.config["last_n"]
+        rows = rows[-n:] if n else rows
+        return rows.mean(axis=0) if len(rows) else np.zeros(rows.shape[1], dtype=np.float32)
 
     def score(self, users: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
         n = self.config["last_n"]

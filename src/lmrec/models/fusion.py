@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from lmrec.data.splits import Split
-from lmrec.models.base import Recommender, TrainData, save_atomic_npy
+from lmrec.io import save_atomic_npy
+from lmrec.models.base import Recommender, TrainData
 from lmrec.models.sasrec import build_sasrec_net, standardize_text_vectors
 
 

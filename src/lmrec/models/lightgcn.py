@@ -208,9 +208,28 @@ class LightGCN(Recommender):
         self.user_final_: np.ndarray | None = None
         self.item_final_: np.ndarray | None = None
 
+    #: ``user_final_`` holds one graph representation per internal user index.
+    has_user_state = True
+
     @property
     def needs_item_vectors(self) -> bool:  # type: ignore[override]
         return self.config["item_input"] == "text"
+
+    @property
+    def history_input(self) -> str:  # type: ignore[override]
+        return "text" if self.config["item_input"] == "text" else "id"
+
+    def has_usable_input(self, users: np.ndarray, histories: list[np.ndarray],
+                         item_has_text: np.ndarray | None = None) -> np.ndarray:
+        """``bool [b]``: users with training edges are represented by the graph (usable even
+        with an empty history); others need a usable history (see
+        :meth:`~lmrec.models.base.Recommender.has_usable_input`)."""
+        users = np.asarray(users, dtype=np.int64)
+        out = super().has_usable_input(users, histories, item_has_text)
+        if self.user_final_ is not None:
+            known = (users >= 0) & (users < len(self.user_final_))
+            out[known] |= self.user_has_edges_[users[known]]
+        return out
 
     @property
     def loss_name(self) -> str:

@@ -226,7 +226,8 @@ class MultiTask(Recommender):
 
     name = "multitask"
     needs_item_vectors = True
-    needs_ratings = True
+    history_input = "text"
+    has_user_state = True    # the rating head's per-user bias
 
     def __init__(self, task: str = "joint", rank_weight: float = 1.0, rating_weight: float = 1.0, hidden: int = 64,
                  mlp_hidden: int = 256, rank_negatives: int = 0, lr: float = 1e-3, weight_decay: float = 0.0,
@@ -255,6 +256,13 @@ class MultiTask(Recommender):
         w_rank = 0.0 if c["task"] == "rating" else float(c["rank_weight"] if c["task"] == "joint" else 1.0)
         w_rate = 0.0 if c["task"] == "ranking" else float(c["rating_weight"] if c["task"] == "joint" else 1.0)
         return w_rank, (w_rate if has_ratings else 0.0)
+
+    def extra_train_data(self, dataset: "RecDataset", split: "Split") -> dict[str, Any]:
+        """``{"ratings": split_ratings(dataset, split)}`` when the dataset has explicit ratings,
+        else ``{}`` (implicit data: only the ranking head is trained)."""
+        if dataset.interactions["rating"].notna().any():
+            return {"ratings": split_ratings(dataset, split)}
+        return {}
 
     def _build(self, vectors: np.ndarray, n_users: int, mu: float) -> None:
         from lmrec.models.sasrec import standardize_text_vectors

@@ -26,6 +26,8 @@ NEWS_MODELS: dict[str, str] = {
     "pop": "lmrec.models.news_baselines:NewsPopularity",
     "random": "lmrec.models.news_baselines:NewsRandom",
     "text-sim": "lmrec.models.news_baselines:NewsTextSimilarity",
+    "topic-match": "lmrec.models.news_baselines:NewsTopicMatch",
+    "slot-position": "lmrec.models.news_baselines:NewsSlotPosition",
 }
 
 

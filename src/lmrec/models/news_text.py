@@ -104,30 +104,60 @@ def vocabulary_fit(tokenizer: Any, texts: Sequence[str]) -> dict[str, float]:
 
 def warn_on_vocabulary_mismatch(tokenizer: Any, texts: Sequence[str], model_name: str,
                                 language: str | None = None, sample: int = 2000,
-                                seed: int = 0) -> dict[str, float]:
-    """Measure :func:`vocabulary_fit` on up to ``sample`` texts and warn when it is poor.
+                                seed: int = 0, max_tokens: int | None = None) -> dict[str, Any]:
+    """Measure the vocabulary fit on up to ``sample`` texts and warn when it is poor.
 
-    Warns (``UserWarning``) when the unknown-token rate exceeds :data:`MAX_UNK_RATE` or words
-    split into more than :data:`MAX_PIECES_PER_WORD` pieces on average — the signature of an
-    English-only vocabulary on another language (e.g. MiniLM on NeMig-de). The fix is a
-    multilingual encoder passed by path (``--encoder /path/to/multilingual-model``).
+    The unknown-token rate, mostly-unknown texts and collisions come from the check every
+    encode path shares (:func:`lmrec.encoders.vocab_fit.measure_vocabulary`); as the news
+    encoders learn their vectors, collisions are measured on the model input — distinct texts
+    with the same token ids (cut at ``max_tokens``) get the same vector under any weights
+    (:func:`~lmrec.encoders.vocab_fit.token_id_fingerprints`). Word-piece fragmentation
+    (:func:`vocabulary_fit`) is added, as an English-only vocabulary on German splits words
+    without producing unknown tokens.
+
+    Warns (:class:`~lmrec.encoders.vocab_fit.VocabularyFitWarning`, a ``UserWarning``) when the
+    unknown-token rate exceeds :data:`MAX_UNK_RATE`, more than
+    :data:`~lmrec.encoders.vocab_fit.MAX_MOSTLY_UNKNOWN_SHARE` of the texts are mostly unknown
+    tokens, or words split into more than :data:`MAX_PIECES_PER_WORD` pieces on average — the
+    signature of an English-only vocabulary on another language (e.g. MiniLM on NeMig-de).
+    Collisions are reported, and named in the warning, but alone do not trigger it (cased
+    duplicates under an uncased vocabulary are common in news). The fix is a multilingual
+    transformers model passed by path (``--encoder /path/to/multilingual-model``).
 
     Returns
     -------
     dict
-        :func:`vocabulary_fit` plus ``warned`` (bool).
+        :func:`vocabulary_fit` (``unk_rate`` from the shared check) plus ``vocabulary`` (the
+        shared :class:`~lmrec.encoders.vocab_fit.VocabularyFit` as a dict) and ``warned``.
     """
+    from lmrec.encoders.vocab_fit import (MAX_MOSTLY_UNKNOWN_SHARE, VocabularyFitWarning, measure_vocabulary,
+                                          token_id_fingerprints)
+
     texts = [t for t in texts if t]
     if len(texts) > sample:
         idx = np.random.default_rng(seed).choice(len(texts), sample, replace=False)
         texts = [texts[i] for i in sorted(idx)]
-    fit = vocabulary_fit(tokenizer, texts)
-    fit["warned"] = fit["unk_rate"] > MAX_UNK_RATE or fit["pieces_per_word"] > MAX_PIECES_PER_WORD
+    fit: dict[str, Any] = dict(vocabulary_fit(tokenizer, texts))
+    shared = measure_vocabulary(None, texts, token_id_fingerprints(tokenizer, texts, max_tokens),
+                                tokenizer=tokenizer, model=model_name, warn=False)
+    if shared.unk_rate is not None:
+        fit["unk_rate"] = shared.unk_rate
+    fit["vocabulary"] = shared.to_dict()
+    fit["warned"] = bool(fit["unk_rate"] > MAX_UNK_RATE or fit["pieces_per_word"] > MAX_PIECES_PER_WORD
+                         or (shared.mostly_unknown_share or 0.0) > MAX_MOSTLY_UNKNOWN_SHARE)
     if fit["warned"]:
+        extra = ""
+        if shared.n_mostly_unknown:
+            extra += f"; {shared.n_mostly_unknown} of {shared.n_texts} texts are mostly unknown tokens"
+        if shared.n_collision_groups:
+            ex = " = ".join(f"{m['text']!r}" for m in shared.collision_examples[0][:2])
+            extra += (f"; {shared.n_colliding_texts} distinct texts tokenize to the same ids as another, so "
+                      f"the model cannot tell them apart (e.g. {ex})")
         warnings.warn(
             f"the vocabulary of {model_name} fits the {language or 'given'} news text poorly: "
             f"{fit['unk_rate']:.2%} unknown tokens, {fit['pieces_per_word']:.2f} word pieces per "
-            f"word ({fit['split_word_rate']:.1%} of words split). Is the text in a language the "
-            f"model was not trained on? Pass a multilingual encoder by path/name instead.",
-            UserWarning, stacklevel=2)
+            f"word ({fit['split_word_rate']:.1%} of words split){extra}. Is the text in a language the "
+            f"model was not trained on? Pass a multilingual transformers model instead "
+            f"(--encoder PATH to a local folder, e.g. multilingual-e5-small or bert-base-multilingual-cased).",
+            VocabularyFitWarning, stacklevel=2)
     return fit

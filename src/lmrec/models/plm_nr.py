@@ -134,7 +134,8 @@ class PLMNR(BiEncoderNewsModel):
     def _prepare(self, texts: list[str], ids: list[str]) -> NewsInputs:
         tok, model, label = self._load_plm()
         if self.vocabulary_fit_ is None:
-            self.vocabulary_fit_ = warn_on_vocabulary_mismatch(tok, texts, label)
+            self.vocabulary_fit_ = warn_on_vocabulary_mismatch(tok, texts, label,
+                                                               max_tokens=self.config["max_title_tokens"] - 2)
         tok_ids, mask = tokenize_news(tok, texts, self.config["max_title_tokens"])
         ids_t, mask_t = torch.from_numpy(tok_ids), torch.from_numpy(mask)
         lower = model.encoder.layer[:len(model.encoder.layer) - self.config["tune_layers"]]
@@ -170,7 +171,8 @@ class PLMNR(BiEncoderNewsModel):
         if self.vocabulary_fit_ is None:      # states came from the shared cache
             ids = data.referenced_news()
             self.vocabulary_fit_ = warn_on_vocabulary_mismatch(
-                self._load_plm()[0], data.texts(ids, self.config["fields"]), self._load_plm()[2])
+                self._load_plm()[0], data.texts(ids, self.config["fields"]), self._load_plm()[2],
+                max_tokens=self.config["max_title_tokens"] - 2)
         self.fit_info_["vocabulary_fit"] = self.vocabulary_fit_
         self.fit_info_["encoder_name"] = self._load_plm()[2]
         return self

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lmrec.models.base import Recommender, TrainData, save_atomic_npy
+from lmrec.io import save_atomic_npy
+from lmrec.models.base import Recommender, TrainData
 
 
 class Pop(Recommender):
@@ -19,6 +20,7 @@ class Pop(Recommender):
     """
 
     name = "pop"
+    history_input = "none"   # ignores histories: every case is scored the same way
 
     def fit(self, data: TrainData) -> "Pop":
         self.counts_ = data.split.train_item_counts.astype(np.float32)

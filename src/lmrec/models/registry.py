@@ -14,6 +14,8 @@ from lmrec.models.base import Recommender
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "pop": ("lmrec.models.pop:Pop", {}),
     "embknn": ("lmrec.models.embknn:EmbeddingKNN", {}),
+    "last-item": ("lmrec.models.last_item:LastItemKNN", {}),
+    "recency-knn": ("lmrec.models.recency_knn:RecencyKNN", {}),
     "sasrec-id": ("lmrec.models.sasrec:SASRec", {"item_input": "id"}),
     "sasrec-text": ("lmrec.models.sasrec:SASRec", {"item_input": "text"}),
     "sasrec-text-id": ("lmrec.models.sasrec:SASRec", {"item_input": "text-id"}),

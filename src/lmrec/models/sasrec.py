@@ -215,6 +215,11 @@ class SASRec(Recommender):
     def needs_item_vectors(self) -> bool:  # type: ignore[override]
         return "text" in self.config["item_input"]
 
+    @property
+    def history_input(self) -> str:  # type: ignore[override]
+        """``"text"`` for sasrec-text (an item without text is a zero input), else ``"id"``."""
+        return "text" if self.config["item_input"] == "text" else "id"
+
     def _build(self, n_items: int, item_vectors: np.ndarray | None, warm: np.ndarray | None):
         c = self.config
         self.n_items_ = n_items

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from lmrec.models.base import Recommender, TrainData, save_atomic_npy
+from lmrec.io import save_atomic_npy
+from lmrec.models.base import Recommender, TrainData
 
 
 def build_two_tower_net(item_text: np.ndarray, user_vectors: np.ndarray | None, n_users: int, hidden: int,
@@ -182,7 +183,7 @@ class TwoTower(Recommender):
         Parameters
         ----------
         vectors:
-            ``float32 [n_users, dim]`` finite (e.g. from :func:`lmrec.data.user_text.encode_user_texts`).
+            ``float32 [n_users, dim]`` finite (e.g. from :func:`lmrec.encoders.user_text.encode_user_texts`).
         fallback:
             ``bool [n_users]`` users without text (their row is a fallback vector).
 
@@ -200,6 +201,31 @@ class TwoTower(Recommender):
         self.user_vectors_ = v
         self.user_fallback_ = fb
         return self
+
+    @property
+    def has_user_state(self) -> bool:  # type: ignore[override]
+        """True with a user ID embedding or per-user text vectors (both indexed by user)."""
+        return bool(self.config["user_id"]) or self.user_vectors_ is not None
+
+    @property
+    def history_input(self) -> str:  # type: ignore[override]
+        return "id" if self.config["item_id"] else "text"
+
+    def has_usable_input(self, users: np.ndarray, histories: list[np.ndarray],
+                         item_has_text: np.ndarray | None = None) -> np.ndarray:
+        """``bool [b]``: a usable history, or a user text vector (not a no-text fallback row),
+        or a trained user ID embedding (a user seen in training)."""
+        users = np.asarray(users, dtype=np.int64)
+        out = super().has_usable_input(users, histories, item_has_text)
+        if not self.config["use_history"]:
+            out[:] = False
+        if self.user_vectors_ is not None:
+            known = (users >= 0) & (users < len(self.user_vectors_))
+            out[known] |= ~self.user_fallback_[users[known]]
+        if self.config["user_id"] and getattr(self, "seen_users_", None) is not None:
+            known = (users >= 0) & (users < len(self.seen_users_))
+            out[known] |= np.asarray(self.seen_users_, dtype=bool)[users[known]]
+        return out
 
     def _user_input(self) -> np.ndarray | None:
         if self.user_vectors_ is None:

@@ -129,7 +129,8 @@ class UNBERT(NewsModel):
             return
         texts = data.texts(missing, self.config["fields"])
         if self.vocabulary_fit_ is None:
-            self.vocabulary_fit_ = warn_on_vocabulary_mismatch(self._tok, texts, self._label)
+            self.vocabulary_fit_ = warn_on_vocabulary_mismatch(self._tok, texts, self._label,
+                                                               max_tokens=self.config["max_title_tokens"])
         enc = self._tok(texts, add_special_tokens=False, truncation=True,
                         max_length=self.config["max_title_tokens"])["input_ids"]
         self._pieces.update(zip(missing, enc))
@@ -159,7 +160,16 @@ class UNBERT(NewsModel):
         return ids_t, types_t, mask_t, seg_t, int(seg_t.max()) + 1
 
     # -- NewsModel ------------------------------------------------------------------------
-    def fit(self, data: NewsDataset, log: Callable[[str], None] | None = None) -> "UNBERT":
+    def fit(self, data: NewsDataset, log: Callable[[str], None] | None = None,
+            valid: NewsDataset | None = None, patience: int = 2,
+            eval_every: int | None = None) -> "UNBERT":
+        """Train by negative sampling (:func:`lmrec.training.news.train_softmax_ce`).
+
+        With ``valid`` (labeled impressions), the mean impression AUC on it is computed after
+        every epoch (or every ``eval_every`` steps); training stops after ``patience``
+        evaluations without improvement and the best state is kept. Each evaluation costs one
+        PLM pass per validation candidate.
+        """
         rng = seed_everything(self.config["seed"])
         self.net_ = self._build_net()
         self._tokenize(data, data.referenced_news())
@@ -178,9 +188,19 @@ class UNBERT(NewsModel):
         groups = [{"params": rest, "lr": self.config["lr"]}]
         if tuned:
             groups.append({"params": tuned, "lr": self.config["plm_lr"]})
+        valid_fn = None
+        if valid is not None:
+            from lmrec.evaluation.impressions import evaluate_impressions
+
+            def valid_fn() -> float:
+                return evaluate_impressions(self.score(valid), valid.impressions.labels)["metrics"]["auc"]
+
         info = train_softmax_ce(batch_logits, len(samples), groups, epochs=self.config["epochs"],
                                 batch_size=self.config["batch_size"], rng=rng,
-                                max_seconds=self.config["max_train_seconds"], modules=[net], log=log)
+                                max_seconds=self.config["max_train_seconds"], modules=[net], log=log,
+                                valid_fn=valid_fn, eval_every=eval_every, patience=patience,
+                                state_module=net)
+        net.eval()
         self.fit_info_ = {**info, "n_samples": len(samples), "vocabulary_fit": self.vocabulary_fit_,
                           "encoder_name": self._label}
         return self

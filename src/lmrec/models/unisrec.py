@@ -19,16 +19,18 @@ Modes of the :class:`UniSRec` recommender:
     text + a learnable ID embedding per item; the ID part is zero for items without training
     interactions, which fall back to their text.
 
-Pre-training (sequence–item + sequence–sequence contrast over several domains) lives in
-:mod:`lmrec.training.pretrain`; :meth:`UniSRec.from_pretrained` starts fine-tuning from it,
-with the Transformer frozen (``freeze_transformer=True``, the paper's setting) or trained.
+Pre-training (sequence–item + sequence–sequence contrast over several domains):
+:func:`pretrain_unisrec`, whose loop is :func:`lmrec.training.pretrain.train_unisrec_contrastive`;
+:meth:`UniSRec.from_pretrained` / :func:`finetune_unisrec` start fine-tuning from it, with the
+Transformer frozen (``freeze_transformer=True``, the paper's setting) or trained;
+:func:`unisrec_zero_shot` scores a new catalogue with no training.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -37,6 +39,9 @@ from torch import nn
 
 from lmrec.models.base import Recommender, TrainData, load_net_weights, save_net_weights
 from lmrec.models.sasrec import build_sasrec_net
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmrec.training.pretrain import PretrainConfig
 
 MODES = ("inductive", "transductive")
 
@@ -234,6 +239,7 @@ class UniSRec(Recommender):
     name = "unisrec"
     sequential = True
     needs_item_vectors = True
+    history_input = "text"
 
     def __init__(self, mode: str = "inductive", freeze_transformer: bool = True, hidden: int = 300,
                  n_layers: int = 2, n_heads: int = 2, inner: int = 256, dropout: float = 0.5, max_len: int = 50,
@@ -319,3 +325,69 @@ class UniSRec(Recommender):
         state, warm = load_net_weights(path)
         self._build(item_vectors, warm)
         self.net_.load_state_dict(state)
+
+
+# ------------------------------------------------------------------ pre-training, fine-tuning, zero-shot
+
+def pretrain_unisrec(md, vectors: np.ndarray, aug_vectors: np.ndarray, cfg: PretrainConfig, *, encoder_identity: dict[str, Any],
+                     encoder_hash: str, show_progress: bool = False):
+    """Pre-train a UniSRec net on every domain of ``md`` at once.
+
+    Parameters
+    ----------
+    md:
+        :class:`~lmrec.data.multidomain.MultiDomainDataset` of the source domains.
+    vectors:
+        ``float32 [md.n_items, dim]`` text vectors (global order).
+    aug_vectors:
+        ``float32 [n_variants, md.n_items, dim]`` word-dropped text vectors.
+    cfg:
+        :class:`~lmrec.training.pretrain.PretrainConfig` (architecture, optimisation, seed).
+    encoder_identity, encoder_hash:
+        Identity of the encoder that made ``vectors`` (stored with the weights).
+
+    Returns
+    -------
+    :class:`~lmrec.models.pretrained.PretrainedModel` of kind ``"unisrec"`` whose
+    ``pretraining`` report holds per-epoch losses, examples, wall time and ``md.describe()``.
+
+    Raises
+    ------
+    ValueError
+        If the vectors do not have the shapes above.
+    FloatingPointError
+        If the loss diverges.
+    """
+    from lmrec.models.pretrained import PretrainedModel
+    from lmrec.training.pretrain import train_unisrec_contrastive
+
+    torch.manual_seed(cfg.seed)
+    net = build_unisrec_net(vectors.shape[1], cfg.to_dict())
+    history = train_unisrec_contrastive(net, md, vectors, aug_vectors, cfg, show_progress=show_progress)
+    arch = {k: getattr(cfg, k) for k in ("hidden", "n_layers", "n_heads", "inner", "dropout", "max_len",
+                                         "n_experts", "adaptor_dropout", "temperature")}
+    return PretrainedModel("unisrec", arch, {k: v.detach().clone() for k, v in net.state_dict().items()},
+                           int(vectors.shape[1]), encoder_identity, encoder_hash,
+                           {"config": cfg.to_dict(), "training": history, "domains": md.describe()})
+
+
+def finetune_unisrec(pretrained, data: TrainData, *, mode: str = "inductive", freeze_transformer: bool = True,
+                     **params: Any) -> UniSRec:
+    """Fine-tune a pre-trained UniSRec on ``data`` (:class:`~lmrec.models.base.TrainData`).
+
+    ``mode``: ``"inductive"`` (text only) or ``"transductive"`` (text + ID); ``params``
+    override fine-tuning hyper-parameters (lr, batch_size, epochs, patience,
+    max_train_seconds, …). Returns the fitted :class:`UniSRec`.
+    """
+    model = UniSRec.from_pretrained(pretrained, mode=mode, freeze_transformer=freeze_transformer, **params)
+    return model.fit(data)
+
+
+def unisrec_zero_shot(pretrained, item_vectors: np.ndarray) -> UniSRec:
+    """A pre-trained UniSRec scoring a new catalogue (``float32 [n_items, dim]`` text vectors) with
+    no training (inductive, text only)."""
+    model = UniSRec.from_pretrained(pretrained, mode="inductive")
+    model._build(np.asarray(item_vectors, dtype=np.float32), None)
+    model.net_.load_state_dict(pretrained.state)
+    model.history_ = {"zero_shot": True}
+    return model

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lmrec.models.base import Recommender, TrainData, save_atomic_npy
+from lmrec.io import save_atomic_npy
+from lmrec.models.base import Recommender, TrainData
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -36,6 +37,8 @@ class UserTextKNN(Recommender):
     """
 
     name = "user-text-knn"
+    has_user_state = True    # a text vector per user index
+    history_input = "none"   # scores from the user's text (popularity when it has none)
 
     def __init__(self, neighbours: int = 50):
         if neighbours < 1:

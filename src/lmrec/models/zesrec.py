@@ -12,13 +12,14 @@ Because nothing is tied to item or user ids, a model trained on source domains a
 target domain with no target training at all: encode the target items' text and score
 (:func:`lmrec.training.pretrain.zero_shot_evaluate`). The :class:`ZESRec` recommender can also
 be trained in-domain (registry name ``zesrec``); its training loop
-(:func:`lmrec.training.pretrain.train_zesrec`) is the same as in multi-domain pre-training.
+(:func:`lmrec.training.pretrain.train_zesrec`) is the same as in multi-domain pre-training
+(:func:`pretrain_zesrec`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmrec.models.base import Recommender, TrainData
+from lmrec.training.sequences import left_aligned
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lmrec.training.pretrain import PretrainConfig
 
 
 class ZESRecNet(nn.Module):
@@ -105,16 +110,6 @@ class ZESRecNet(nn.Module):
         return F.normalize(users, dim=-1) @ F.normalize(items, dim=-1).T / self.temperature
 
 
-def left_aligned(seqs: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """``int64 [b, L]`` left-aligned last ``max_len`` items (padding ``-1``) and ``int64 [b]`` lengths."""
-    seqs = [np.asarray(s[-max_len:], dtype=np.int64) for s in seqs]
-    width = max(1, max((len(s) for s in seqs), default=1))
-    out = np.full((len(seqs), width), -1, dtype=np.int64)
-    for r, s in enumerate(seqs):
-        out[r, :len(s)] = s
-    return out, np.array([len(s) for s in seqs], dtype=np.int64)
-
-
 class ZESRec(Recommender):
     """ZESRec recommender (see module docstring).
 
@@ -134,6 +129,7 @@ class ZESRec(Recommender):
     name = "zesrec"
     sequential = True
     needs_item_vectors = True
+    history_input = "text"
 
     def __init__(self, hidden: int = 128, dropout: float = 0.1, max_len: int = 50, temperature: float = 0.07,
                  lr: float = 1e-3, batch_size: int = 256, epochs: int = 20, max_train_seconds: float = 0.0,
@@ -202,3 +198,46 @@ class ZESRec(Recommender):
 
     def state_for_pretrained(self) -> dict[str, Any]:
         return dict(self.net_.state_dict())
+
+
+# ------------------------------------------------------------------ multi-domain pre-training
+
+def pretrain_zesrec(md, vectors: np.ndarray, cfg: PretrainConfig, *, encoder_identity: dict[str, Any],
+                    encoder_hash: str, valid_fraction: float = 0.1, show_progress: bool = False):
+    """Train ZESRec on every domain of ``md`` (source domains only); returns a ``PretrainedModel``.
+
+    A seeded ``valid_fraction`` of the source sequences (length ≥ 3) is held out: the epoch (or
+    the untrained net) with the best Recall@10 on them, ranking within the sequence's own
+    domain, is kept (:func:`lmrec.training.pretrain.train_zesrec`). Model selection therefore
+    uses source data only.
+
+    ``md`` is a :class:`~lmrec.data.multidomain.MultiDomainDataset`, ``vectors`` its
+    ``float32 [md.n_items, dim]`` text vectors; ``encoder_identity`` / ``encoder_hash`` name the
+    encoder that made them (stored with the weights).
+
+    Raises
+    ------
+    ValueError
+        If ``valid_fraction`` is not in ``[0, 1)`` or no source sequence has 2 or more items.
+    """
+    from lmrec.models.pretrained import PretrainedModel
+    from lmrec.training.pretrain import train_zesrec
+
+    if not 0.0 <= valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+    torch.manual_seed(cfg.seed)
+    arch = {"hidden": cfg.zesrec_hidden, "dropout": 0.1, "max_len": cfg.max_len, "temperature": cfg.temperature}
+    net = ZESRecNet(vectors.shape[1], **arch)
+    seqs, _ = md.sequences()
+    pick = np.random.default_rng([cfg.seed, 7]).random(len(seqs)) < valid_fraction
+    valid = [s for s, p in zip(seqs, pick) if p and len(s) >= 3]
+    train = [s for s, p in zip(seqs, pick) if not (p and len(s) >= 3)]
+    hist = train_zesrec(net, train, torch.from_numpy(np.asarray(vectors, dtype=np.float32)),
+                        {"max_len": cfg.max_len, "lr": cfg.lr, "batch_size": cfg.batch_size, "epochs": cfg.epochs,
+                         "max_train_seconds": cfg.max_train_seconds}, seed=cfg.seed, valid=valid or None,
+                        item_group=md.item_domain(), show_progress=show_progress)
+    return PretrainedModel("zesrec", arch, {k: v.detach().clone() for k, v in net.state_dict().items()},
+                           int(vectors.shape[1]), encoder_identity, encoder_hash,
+                           {"config": cfg.to_dict(), "training": hist, "domains": md.describe(),
+                            "validation": f"{len(valid)} held-out source sequences (seeded {valid_fraction:.0%}), "
+                                          "Recall@10 within their own domain; best epoch kept"})

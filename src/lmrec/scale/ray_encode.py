@@ -33,9 +33,9 @@ from typing import Sequence
 
 import numpy as np
 
-from lmrec.scale.shards import (EncodeManifest, TextSpec, checked_catalog, open_output, peak_rss_mb, source_info,
-                                write_manifest, write_shard)
-from lmrec.scale.stream_encode import EncodeReport, count_empty, resolve_encoder
+from lmrec.scale.shards import (EncodeManifest, TextSpec, checked_catalog, open_output, peak_rss_mb, read_shard,
+                                source_info, write_manifest, write_shard)
+from lmrec.scale.stream_encode import EncodeReport, count_empty, resolve_encoder, shard_vocabulary
 
 
 class EncoderActor:
@@ -122,7 +122,9 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
     Returns
     -------
     EncodeReport
-        ``extra`` holds ``actor_peak_rss_mb`` and the Ray cluster resources.
+        ``extra`` holds ``actor_peak_rss_mb`` and the Ray cluster resources; ``vocabulary`` the
+        vocabulary fit of the whole catalog, measured on the driver from the vectors the actors
+        return (as :func:`~lmrec.scale.stream_encode.stream_encode`).
 
     Raises
     ------
@@ -143,6 +145,9 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
                               engine="ray", extra={"concurrency": concurrency, "batch_size": batch_size,
                                                    "limit_shards": limit_shards})
     dim = probe.dim
+    from lmrec.encoders.vocab_fit import VocabularyMeter
+
+    meter = VocabularyMeter(probe)   # keeps only the tokenizer: the driver measures what the actors return
     del probe
     done = open_output(out, manifest, overwrite)
     start_ray(address, num_cpus)
@@ -160,6 +165,7 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
                                 "text": texts}) for k, ids, texts in window]
         sizes = {k: len(ids) for k, ids, _ in window}
         id_of = {k: ids for k, ids, _ in window}
+        text_of = {k: texts for k, _, texts in window}
         ds = ray.data.from_pandas(frames).map_batches(
             EncoderActor, fn_constructor_args=(encoder, pooling, max_length, batch_size, cpus_per_actor, backend),
             batch_size=batch_size * 4, batch_format="numpy", concurrency=concurrency, num_cpus=cpus_per_actor,
@@ -175,7 +181,9 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
                 buf[batch["row"][sel]] = batch["vector"][sel]
                 filled[k] = filled.get(k, 0) + int(sel.sum())
                 if filled[k] == sizes[k]:
-                    write_shard(out, k, id_of[k], pending.pop(k))
+                    vectors = pending.pop(k)
+                    write_shard(out, k, id_of[k], vectors)
+                    meter.add(id_of[k], text_of[k], vectors, start=k * shard_size)
                     n_encoded += sizes[k]
         if pending:
             raise RuntimeError(f"Ray returned incomplete shards {sorted(pending)}; rerun to resume")
@@ -187,14 +195,18 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
         n_items += len(ids)
         n_shards = k + 1
         if k in done:
+            meter.add(ids, texts, read_shard(out, k)[1], start=k * shard_size)
             continue
         window.append((k, ids, texts))
         n_empty += count_empty(texts)
         if len(window) >= window_shards:
             flush()
     flush()
+    vocabulary = shard_vocabulary(meter, out, catalog, spec, shard_size)
     manifest.n_shards = n_shards
+    manifest.extra["vocabulary"] = vocabulary.to_dict()
     write_manifest(out, manifest)
+    vocabulary.warn()
     resources = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU", "memory")}
     if shutdown:
         ray.shutdown()
@@ -204,4 +216,4 @@ def ray_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder: s
                         wall_s=round(wall, 3), items_per_s=round(n_encoded / wall, 2) if wall > 0 else 0.0,
                         peak_rss_mb=round(peak_rss_mb(), 1),
                         extra={"actor_peak_rss_mb": round(actor_rss, 1), "concurrency": concurrency,
-                               "cluster": resources}, n_empty_text=n_empty)
+                               "cluster": resources}, n_empty_text=n_empty, vocabulary=vocabulary.to_dict())

@@ -67,7 +67,7 @@ class TextSpec:
         """
         import pandas as pd
 
-        from lmrec.data.text import TextTemplate, render_value
+        from lmrec.data.text import TextTemplate, item_text
 
         need = [self.id_column] + ([self.text_column] if self.text_column else list(self.fields))
         missing = [c for c in need if c not in chunk.columns]
@@ -79,7 +79,7 @@ class TextSpec:
             row = next(r for r, i in enumerate(ids) if not i)
             raise ValueError(f"catalog row {int(chunk.index[row])}: empty item id in column {self.id_column!r}")
         if self.text_column:
-            texts = [render_value(v) for v in chunk[self.text_column]]
+            texts = [item_text(v) for v in chunk[self.text_column]]   # placeholder text → ""
         else:
             template = TextTemplate(tuple(self.fields))
             texts = [template.render(r) for r in chunk[list(self.fields)].to_dict(orient="records")]
@@ -238,6 +238,17 @@ def _load_shard(out: Path, k: int) -> tuple[list[str], np.ndarray]:
     if len(ids) != meta["rows"] or vectors.shape[1] != meta["dim"]:
         raise ShardCorruptError(f"{path}: {len(ids)}×{vectors.shape[1]} rows, sidecar says {meta['rows']}×{meta['dim']}")
     return ids, vectors
+
+
+def read_shard(out: str | os.PathLike, k: int) -> tuple[list[str], np.ndarray]:
+    """Ids ``[rows]`` and float32 vectors ``[rows, dim]`` of finished shard ``k`` (checksum verified).
+
+    Raises
+    ------
+    ShardCorruptError
+        If the shard or its sidecar is unreadable or does not match its checksum.
+    """
+    return _load_shard(Path(out), k)
 
 
 def finished_shards(out: Path, *, quarantine: bool = True) -> set[int]:

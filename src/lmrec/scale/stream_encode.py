@@ -22,8 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from lmrec.scale.shards import (EncodeManifest, TextSpec, checked_catalog, open_output, peak_rss_mb, source_info,
-                                write_manifest, write_shard)
+import numpy as np
+
+from lmrec.scale.shards import (EncodeManifest, TextSpec, checked_catalog, iter_catalog, open_output, peak_rss_mb,
+                                read_shard, source_info, write_manifest, write_shard)
 
 
 @dataclass
@@ -43,6 +45,12 @@ class EncodeReport:
     n_empty_text:
         Items encoded by this call whose text was empty or blank: they get an all-zero vector
         (as in the embedding cache), which scores 0 against every query.
+    vocabulary:
+        :class:`lmrec.encoders.vocab_fit.VocabularyFit` as a dict, over the whole catalog (shards
+        finished by an earlier call are read back): unknown-token rate, mostly-unknown texts and
+        distinct texts with identical vectors across all shards; also written into the
+        manifest (``extra.vocabulary``). A :class:`~lmrec.encoders.vocab_fit.VocabularyFitWarning`
+        is issued when it is poor.
     """
 
     out: str
@@ -57,6 +65,7 @@ class EncodeReport:
     peak_rss_mb: float
     extra: dict
     n_empty_text: int = 0
+    vocabulary: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +74,31 @@ class EncodeReport:
 def count_empty(texts: Sequence[str]) -> int:
     """Number of empty or whitespace-only texts (they encode to all-zero vectors)."""
     return sum(1 for t in texts if not str(t).strip())
+
+
+def shard_vocabulary(meter: Any, out: Path, catalog: Path, spec: TextSpec, shard_size: int) -> Any:
+    """:meth:`VocabularyMeter.result <lmrec.encoders.vocab_fit.VocabularyMeter.result>` for rows
+    added per shard (row ``k·shard_size + i`` = row ``i`` of shard ``k``): colliding candidates'
+    vectors are read back from the finished shards of ``out``, example texts from the catalog."""
+    def fetch_vectors(rows: np.ndarray) -> np.ndarray:
+        parts = {}
+        for k in np.unique(rows // shard_size):
+            parts[int(k)] = read_shard(out, int(k))[1]
+        return np.stack([parts[int(r // shard_size)][int(r % shard_size)] for r in rows])
+
+    def fetch_rows(rows: np.ndarray) -> list[tuple[str, str]]:
+        wanted = {int(k) for k in rows // shard_size}
+        found: dict[int, tuple[str, str]] = {}
+        for k, ids, texts in iter_catalog(catalog, shard_size, spec):
+            if k in wanted:
+                for r in rows[rows // shard_size == k]:
+                    found[int(r)] = (ids[int(r % shard_size)], texts[int(r % shard_size)])
+                wanted.discard(k)
+            if not wanted:
+                break
+        return [found[int(r)] for r in rows]
+
+    return meter.result(fetch_vectors, fetch_rows)
 
 
 def resolve_encoder(encoder: Any, pooling: str | None = None, max_length: int | None = None,
@@ -140,6 +174,9 @@ def stream_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder
                               spec=asdict(spec), shard_size=shard_size, dim=enc.dim, engine="local",
                               extra={"limit_shards": limit_shards})
     done = open_output(out, manifest, overwrite)
+    from lmrec.encoders.vocab_fit import VocabularyMeter
+
+    meter = VocabularyMeter(enc)
     n_items = n_shards = n_encoded = n_empty = 0
     for k, ids, texts in shards:
         if limit_shards is not None and k >= limit_shards:
@@ -147,17 +184,23 @@ def stream_encode(catalog: str | os.PathLike, out: str | os.PathLike, *, encoder
         n_items += len(ids)
         n_shards = k + 1
         if k in done:
+            meter.add(ids, texts, read_shard(out, k)[1], start=k * shard_size)
             continue
         vectors = enc.encode(texts, batch_size=batch_size)
         write_shard(out, k, ids, vectors)
+        meter.add(ids, texts, vectors, start=k * shard_size)
         n_encoded += len(ids)
         n_empty += count_empty(texts)
         if on_shard is not None:
             on_shard(k, len(ids))
+    vocabulary = shard_vocabulary(meter, out, catalog, spec, shard_size)
     manifest.n_shards = n_shards
+    manifest.extra["vocabulary"] = vocabulary.to_dict()
     write_manifest(out, manifest)
+    vocabulary.warn()
     wall = time.perf_counter() - t0
     return EncodeReport(out=str(out), engine="local", n_items=n_items, n_shards=n_shards,
                         n_shards_done_before=len(done & set(range(n_shards))), n_encoded=n_encoded, dim=enc.dim,
                         wall_s=round(wall, 3), items_per_s=round(n_encoded / wall, 2) if wall > 0 else 0.0,
-                        peak_rss_mb=round(peak_rss_mb(), 1), extra={}, n_empty_text=n_empty)
+                        peak_rss_mb=round(peak_rss_mb(), 1), extra={}, n_empty_text=n_empty,
+                        vocabulary=vocabulary.to_dict())

@@ -6,7 +6,9 @@ Endpoints (interactive OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
     model, live item count, vector dimension, index kind.
 ``POST /recommend``
     ``{"user_id": …}`` or ``{"history": [item ids], "text": "profile"}`` (either or both), ``k``
-    → top-k items with scores and titles.
+    → top-k items with scores and titles. A request without usable history and without text
+    (``{"history": []}``, a user whose items have no text) is answered with the items most
+    popular in training and ``"fallback": "popularity"`` (``null`` otherwise).
 ``GET /items/{item_id}`` / ``GET /items/{item_id}/similar?k=``
     an item; the items closest to it.
 ``POST /items``
@@ -107,7 +109,7 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
                             status_code=500)
 
     def _recs(rows) -> Recommendations:
-        return Recommendations(items=[r.__dict__ for r in rows])
+        return Recommendations(items=[r.__dict__ for r in rows], fallback=getattr(rows, "fallback", None))
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     def healthz() -> Health:

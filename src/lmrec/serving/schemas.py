@@ -52,6 +52,9 @@ class Recommendations(BaseModel):
     """Answer of ``/recommend`` and ``/items/{id}/similar``."""
 
     items: list[RecommendedItem]
+    fallback: Optional[str] = Field(None, description="'popularity' when the request had no usable history and "
+                                    "no profile text: the items most popular in training (score = training "
+                                    "interactions; see lmrec.models.fallback); null otherwise.")
 
 
 class Health(BaseModel):
@@ -65,6 +68,8 @@ class Health(BaseModel):
     accepts_new_items: bool
     text_fields: list[str]
     ef_search: Optional[int] = None
+    n_unrecommendable: int = Field(0, description="catalog items left out of every result: no usable text "
+                                                  "(empty or placeholder) and nothing else known about them")
 
 
 class ItemInfo(BaseModel):
@@ -77,6 +82,9 @@ class ItemInfo(BaseModel):
 class AddedItem(BaseModel):
     item_id: str
     index_id: int
+    warning: Optional[str] = Field(None, description="Set when the item's text is mostly unknown tokens to the "
+                                   "encoder or its vector is identical to another live item's (it cannot be told "
+                                   "apart); names the fix.")
 
 
 class Added(BaseModel):
@@ -107,8 +115,9 @@ def request_models(limits: Limits) -> dict[str, Any]:
         def _one_source(self):
             if self.user_id is not None and (self.history is not None or self.text is not None):
                 raise ValueError("give either user_id, or history and/or text — not both")
-            if self.user_id is None and not self.history and self.text is None:
-                raise ValueError("empty request: give user_id, a non-empty history, or profile text")
+            if self.user_id is None and self.history is None and self.text is None:
+                raise ValueError("empty request: give user_id, a history (may be empty: a cold user gets the "
+                                 "popularity fallback), or profile text")
             return self
 
     RecommendRequest = create_model(

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from lmrec.data.text import is_uninformative_text
+from lmrec.models.fallback import POPULARITY, item_has_text, popularity_order
 from lmrec.serving.space import ItemSpace
 from lmrec.serving.store import ItemStore, NewItem
 
@@ -61,6 +63,16 @@ class Recommendation:
     score: float
 
 
+class RecommendationList(list):
+    """The rows of one answer (a ``list`` of :class:`Recommendation`) plus :attr:`fallback`:
+    ``"popularity"`` when the request had no usable history and no profile text (see
+    :mod:`lmrec.models.fallback`; the scores are then training interaction counts), else ``None``."""
+
+    def __init__(self, rows=(), fallback: str | None = None):
+        super().__init__(rows)
+        self.fallback = fallback
+
+
 @dataclass
 class ServiceInfo:
     """What ``/healthz`` reports."""
@@ -73,6 +85,7 @@ class ServiceInfo:
     accepts_new_items: bool
     text_fields: list[str] = field(default_factory=list)
     ef_search: int | None = None
+    n_unrecommendable: int = 0      # catalog items left out of every result (no usable text, nothing else known)
 
 
 class _RowBuffer:
@@ -158,6 +171,9 @@ class RecommendationService:
         self.store = ItemStore(self.state_dir, ds.item_map.ids, ds.item_titles(),
                                self.run.item_vectors if self.space.reads_text else None)
         self._sequences, _ = user_sequences(ds)
+        # empty/placeholder-text policy (lmrec.pipeline.unrecommendable_items): never in a result
+        self._unrecommendable = frozenset(np.flatnonzero(self.run.unrecommendable).tolist()
+                                          if self.run.unrecommendable is not None else [])
         self.template = item_template(ds, self.run.config)
         self._encoder = encoder
         self._encoder_lock = threading.Lock()
@@ -279,11 +295,13 @@ class RecommendationService:
         return ServiceInfo(run_dir=str(self.run_dir), model=cfg.model, n_items=self._snap.n_live,
                            dim=self.space.dim, index_kind=self.index_kind, accepts_new_items=self.space.reads_text,
                            text_fields=list(self.template.fields),
-                           ef_search=self._snap.main.params.get("ef_search") if self.index_kind == "hnsw" else None)
+                           ef_search=self._snap.main.params.get("ef_search") if self.index_kind == "hnsw" else None,
+                           n_unrecommendable=len(self._unrecommendable))
 
     def _search(self, snap: _Snapshot, query: np.ndarray, k: int, exclude: set[int]) -> list[tuple[int, float]]:
         if not np.isfinite(query).all():
             raise FloatingPointError("the user vector is not finite")
+        exclude = exclude | self._unrecommendable
         want = k + len(exclude & snap.main_rows) + len(snap.hidden)
         hits: list[tuple[int, float]] = []
         scores, ids = snap.main.search(query.reshape(1, -1), min(want, len(snap.main_rows)))
@@ -304,8 +322,13 @@ class RecommendationService:
                 for r, (i, s) in enumerate(hits)]
 
     def recommend(self, *, user_id: str | None = None, history: list[str] | None = None,
-                  text: str | None = None, k: int = 10, exclude_history: bool = True) -> list[Recommendation]:
+                  text: str | None = None, k: int = 10, exclude_history: bool = True) -> RecommendationList:
         """Top-``k`` live items for a known user, or an ad-hoc history and/or profile text.
+
+        Cold-user policy (:mod:`lmrec.models.fallback`): a request without usable history
+        (empty, or only items without text for a text-only model) is answered from the profile
+        text when given, else with the live items most popular in training (added items count
+        0), and the answer's ``fallback`` is ``"popularity"``.
 
         Parameters
         ----------
@@ -321,19 +344,25 @@ class RecommendationService:
         exclude_history:
             Leave the history's items out of the results.
 
+        Returns
+        -------
+        :class:`RecommendationList` (``fallback`` set when the popularity fallback answered).
+
         Raises
         ------
         KeyError
-            Unknown user id or item id (message names it).
+            Unknown user id or item id (message names it; deleted items count as unknown).
         ValueError
-            Empty history without text, or profile text on a model without text input.
+            Profile text on a model without text input.
         """
         snap = self._snap
+        user = -1
         if user_id is not None:
             ds = self.run.dataset
             if user_id not in ds.user_map:
                 raise KeyError(f"unknown user id {user_id!r}")
-            rows = [int(r) for r in self._sequences[ds.user_map.index(user_id)]]
+            user = ds.user_map.index(user_id)
+            rows = [int(r) for r in self._sequences[user]]
         else:
             rows = self._rows(history or [])
         profile = None
@@ -341,9 +370,32 @@ class RecommendationService:
             if not self.space.reads_text:
                 raise ValueError("this run's model (sasrec-id) reads no text; recommend from a user id or history")
             profile = self.space.item_vectors_from_text(self._encode([text]))[0]
-        query = self.space.user_vector(snap.item_vectors[rows], profile)
         exclude = set(rows) if exclude_history else set()
-        return self._result(self._search(snap, query, k, exclude))
+        usable = bool(len(rows)) and bool(self.run.model.has_usable_input(
+            np.array([user], dtype=np.int64), [np.asarray(rows, dtype=np.int64)], self._rows_with_text())[0])
+        if not usable and profile is None:
+            return RecommendationList(self._result(self._popular(snap, k, exclude)), fallback=POPULARITY)
+        query = self.space.user_vector(snap.item_vectors[rows if usable else []], profile)
+        return RecommendationList(self._result(self._search(snap, query, k, exclude)))
+
+    def _rows_with_text(self) -> np.ndarray | None:
+        """``bool [n_rows]``: rows whose item has a non-empty text (added items always do);
+        ``None`` for ID-only runs."""
+        base = item_has_text(self.run.item_vectors)
+        if base is None:
+            return None
+        return np.concatenate([base, np.ones(self.store.n_rows - len(base), dtype=bool)])
+
+    def _popular(self, snap: _Snapshot, k: int, exclude: set[int]) -> list[tuple[int, float]]:
+        """The cold-user fallback: the ``k`` live rows with most training interactions (score =
+        that count; rows added through the API count 0), ties by row."""
+        counts = self.run.split.train_item_counts.astype(np.float64)
+        exclude = exclude | self._unrecommendable
+        live = np.array(sorted((set(snap.main_rows) - snap.hidden - exclude) | (set(snap.delta_rows) - exclude)),
+                        dtype=np.int64)
+        pop = np.zeros(max(self.store.n_rows, len(counts)), dtype=np.float64)
+        pop[:len(counts)] = counts
+        return [(int(r), float(pop[r])) for r in popularity_order(pop, live)[:k]]
 
     def similar(self, item_id: str, k: int = 10) -> list[Recommendation]:
         """The ``k`` live items whose item vectors have the largest inner product with ``item_id``'s.
@@ -375,7 +427,9 @@ class RecommendationService:
 
         Returns
         -------
-        ``[{"item_id", "index_id"}]``
+        ``[{"item_id", "index_id", "warning"}]``; ``warning`` is ``None``, or says that the
+        item's text is mostly unknown tokens to the encoder or that its vector is identical to
+        another live item's (:mod:`lmrec.encoders.vocab_fit`), with the fix.
 
         Raises
         ------
@@ -390,24 +444,41 @@ class RecommendationService:
                              "sasrec-text-id)")
         texts = []
         for it in items:
-            text = it.get("text")
-            if text is None:
-                text = self.template.render(it.get("fields") or {})
-            if not text.strip():
-                raise ValueError(f"item {it['item_id']!r}: empty text (give 'text' or 'fields' with content)")
+            text = shown = it.get("text")
+            if text is None:      # fields: rendered like the catalog (placeholder fields dropped)
+                text, shown = self.template.render_checked(it.get("fields") or {})
+                shown = shown or text
+            if is_uninformative_text(text):
+                raise ValueError(f"item {it['item_id']!r}: {'placeholder' if shown.strip() else 'empty'} text "
+                                 f"{shown[:40]!r} carries no information (give 'text' or 'fields' that describe it)")
             texts.append(text)
         clash = [it["item_id"] for it in items if it["item_id"] in self.store]
         if clash:
             raise KeyError(f"item id {clash[0]!r} already exists; delete it first or use another id")
         text_vectors = self._encode(texts)
         new_vectors = self.space.item_vectors_from_text(text_vectors)
+        notes = self._ingest_warnings(items, texts, text_vectors)
         with self._write_lock:
             rows = self.store.add([NewItem(it["item_id"], it.get("title") or (it.get("fields") or {}).get("title")
                                            or it["item_id"], v) for it, v in zip(items, text_vectors)])
             snap = self._snap
             vectors = self._rows_buffer.append(new_vectors)
             self._snap = self._with_changes(snap, vectors, snap.delta_rows + tuple(rows), snap.hidden)
-        return [{"item_id": it["item_id"], "index_id": r} for it, r in zip(items, rows)]
+        return [{"item_id": it["item_id"], "index_id": r, "warning": w} for it, r, w in zip(items, rows, notes)]
+
+    def _ingest_warnings(self, items: list[dict[str, Any]], texts: list[str], text_vectors: np.ndarray
+                         ) -> list[str | None]:
+        """Per new item: mostly-unknown text or a vector identical to a live item's (see
+        :func:`lmrec.encoders.vocab_fit.new_item_warnings`); ``None`` when fine."""
+        from lmrec.encoders.vocab_fit import new_item_warnings
+
+        store = self.store
+        added = store.added_rows()
+        existing = [(self.run.item_vectors, store.ids[:store.n_base], [r for r in store.deleted if r < store.n_base])]
+        if len(added):
+            existing.append((store.text_vectors(added), store.ids[store.n_base:],
+                             [r - store.n_base for r in store.deleted if r >= store.n_base]))
+        return new_item_warnings(self.encoder(), [it["item_id"] for it in items], texts, text_vectors, existing)
 
     def delete_item(self, item_id: str) -> int:
         """Remove an item from the catalog (journaled) and from results; returns its index id.

@@ -4,10 +4,11 @@ The service answers ``/recommend`` with one inner-product search, so every serve
 written as a *user vector* and an *item table* in one space, giving exactly the model's own
 scores (:meth:`lmrec.models.base.Recommender.score`) for an exact (``flat``) index:
 
-**Embedding-KNN** (``embknn``)
-    item vector = the L2-normalised text vector; user vector = the normalised mean of the
-    history's item vectors (the last ``last_n`` of them when the run sets it). Profile text is
-    encoded and counted as one more history item.
+**Text-similarity models** (``embknn``, ``last-item``, ``recency-knn``)
+    item vector = the L2-normalised text vector; user vector = the normalised output of the
+    model's own ``user_vector(history item vectors)``: the mean of the history (the last
+    ``last_n`` items when the run sets it), the last item with text, or the recency-weighted sum.
+    Profile text is encoded and counted as one more (the latest) history item.
 **SASRec** (``sasrec-text``, ``sasrec-text-id``, ``sasrec-id``)
     item vector = the model's item representation (the row of ``net.item_table()``, i.e.
     ``text_proj(standardised text vector)`` [+ the ID embedding for items trained with one]);
@@ -30,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
-SERVED_MODELS = ("embknn", "sasrec")
+#: Models whose user vector is built from normalised text vectors by ``model.user_vector(rows)``.
+TEXT_KNN_MODELS = ("embknn", "last-item", "recency-knn")
+SERVED_MODELS = (*TEXT_KNN_MODELS, "sasrec")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -44,7 +47,7 @@ class ItemSpace:
     Parameters
     ----------
     model:
-        A fitted :class:`~lmrec.models.embknn.EmbeddingKNN` or :class:`~lmrec.models.sasrec.SASRec`.
+        A fitted text-similarity model (:data:`TEXT_KNN_MODELS`) or :class:`~lmrec.models.sasrec.SASRec`.
     base_text_vectors:
         ``float32 [n_base, dim_text]`` the run's item text vectors (``None`` for ``sasrec-id``).
 
@@ -66,11 +69,10 @@ class ItemSpace:
         self.kind = model.name
         if self.kind not in SERVED_MODELS:
             raise ValueError(f"model {model.name!r} has no item representation to retrieve with; "
-                             f"serve one of: embknn, sasrec-id, sasrec-text, sasrec-text-id")
-        if self.kind == "embknn":
+                             f"serve one of: {', '.join(TEXT_KNN_MODELS)}, sasrec-id, sasrec-text, sasrec-text-id")
+        if self.kind in TEXT_KNN_MODELS:
             self.reads_text = True
             self.dim = int(base_text_vectors.shape[1])
-            self.last_n = int(model.config.get("last_n", 0))
         else:
             import torch
 
@@ -92,7 +94,7 @@ class ItemSpace:
     # ------------------------------------------------------------------ items
     def base_item_vectors(self, base_text_vectors: np.ndarray | None) -> np.ndarray:
         """``float32 [n_base, dim]`` item vectors of the run's items."""
-        if self.kind == "embknn":
+        if self.kind in TEXT_KNN_MODELS:
             return _normalise(np.asarray(base_text_vectors, dtype=np.float32))
         return self._base_table[1:].numpy().astype(np.float32)
 
@@ -108,7 +110,7 @@ class ItemSpace:
             raise ValueError("this run's model (sasrec-id) reads no item text, so items cannot be represented "
                              "from text; serve a text model (embknn, sasrec-text, sasrec-text-id)")
         x = np.asarray(text_vectors, dtype=np.float32)
-        if self.kind == "embknn":
+        if self.kind in TEXT_KNN_MODELS:
             return _normalise(x)
         import torch
 
@@ -138,10 +140,8 @@ class ItemSpace:
             rows = np.concatenate([rows, np.asarray(profile_vector, dtype=np.float32).reshape(1, self.dim)])
         if len(rows) == 0:
             raise ValueError("empty history: give at least one item id or some profile text")
-        if self.kind == "embknn":
-            if self.last_n:
-                rows = rows[-self.last_n:]
-            return _normalise(rows.mean(axis=0))
+        if self.kind in TEXT_KNN_MODELS:
+            return _normalise(self.model.user_vector(rows))
         import torch
 
         rows = rows[-self.max_len:]

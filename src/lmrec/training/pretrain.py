@@ -1,17 +1,20 @@
-"""Multi-domain pre-training (UniSRec, ZESRec), fine-tuning, and zero-shot evaluation.
+"""Multi-domain pre-training loops (UniSRec, ZESRec) and zero-shot evaluation.
 
-* :func:`pretrain_unisrec` — UniSRec's pre-training (Hou et al., KDD 2022, Sec. 3.2): every
-  prefix of every source sequence is an example ``(history → next item)``; batches mix all
-  domains; loss = sequence–item contrast + λ · sequence–sequence contrast
+The loops take the network they train as an argument; building a model, wrapping the result
+in a :class:`~lmrec.models.pretrained.PretrainedModel` and fine-tuning live with each model
+(:func:`lmrec.models.unisrec.pretrain_unisrec`, :func:`lmrec.models.unisrec.finetune_unisrec`,
+:func:`lmrec.models.zesrec.pretrain_zesrec`), so ``lmrec.training`` imports no concrete model.
+
+* :func:`train_unisrec_contrastive` — UniSRec's pre-training (Hou et al., KDD 2022, Sec. 3.2):
+  every prefix of every source sequence is an example ``(history → next item)``; batches mix
+  all domains; loss = sequence–item contrast + λ · sequence–sequence contrast
   (:mod:`lmrec.training.contrastive`), the augmented view being the history with items dropped
   (p = 0.2) *and* the item texts word-dropped (p = 0.15; vectors precomputed once, see
-  :meth:`~lmrec.data.multidomain.MultiDomainDataset.encode_word_drop`). Only the items of the
-  batch go through the adaptor, so the cost does not grow with the number of domains.
-* :func:`finetune_unisrec` — inductive (text) or transductive (text + ID) fine-tuning on a
-  target split, Transformer frozen (paper default) or trained.
-* :func:`train_zesrec` / :func:`pretrain_zesrec` — ZESRec (Ding et al. 2021): next-item softmax
-  over the batch's items, from the learned start item onwards; model selection on held-out
-  *source* sequences (:func:`zesrec_recall`).
+  :func:`lmrec.transfer.encode_word_drop`). Only the items of the batch go through the
+  adaptor, so the cost does not grow with the number of domains.
+* :func:`train_zesrec` — ZESRec (Ding et al. 2021): next-item softmax over the batch's items,
+  from the learned start item onwards; model selection on held-out *source* sequences
+  (:func:`zesrec_recall`).
 * :func:`zero_shot_evaluate` — evaluate a pre-trained model on a target split while asserting
   that nothing reads the target's training sequences (:class:`TrainAccessGuard`).
 """
@@ -26,7 +29,7 @@ import numpy as np
 import torch
 
 from lmrec.training.contrastive import LAMBDA, TEMPERATURE, item_drop, unisrec_pretrain_loss
-from lmrec.training.sequences import left_pad, training_windows
+from lmrec.training.sequences import left_aligned, left_pad, training_windows
 
 
 @dataclass
@@ -94,12 +97,15 @@ def _bucketed(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.r
     return [out[i] for i in rng.permutation(len(out))]
 
 
-def pretrain_unisrec(md, vectors: np.ndarray, aug_vectors: np.ndarray, cfg: PretrainConfig, *, encoder_identity:
-                     dict[str, Any], encoder_hash: str, show_progress: bool = False):
-    """Pre-train a UniSRec net on every domain of ``md`` at once.
+def train_unisrec_contrastive(net, md, vectors: np.ndarray, aug_vectors: np.ndarray, cfg: PretrainConfig, *,
+                              show_progress: bool = False) -> dict[str, Any]:
+    """Pre-train ``net`` (a :class:`~lmrec.models.unisrec.UniSRecNet`) on every domain of ``md`` at once.
 
     Parameters
     ----------
+    net:
+        The network to train in place; it needs ``represent(text [m, dim]) -> [m, hidden]`` and
+        ``encode(seq int64 [b, L], table [m + 1, hidden]) -> [b, L, hidden]``.
     md:
         :class:`~lmrec.data.multidomain.MultiDomainDataset` of the source domains.
     vectors:
@@ -107,24 +113,24 @@ def pretrain_unisrec(md, vectors: np.ndarray, aug_vectors: np.ndarray, cfg: Pret
     aug_vectors:
         ``float32 [n_variants, md.n_items, dim]`` word-dropped text vectors.
     cfg:
-        :class:`PretrainConfig`.
-    encoder_identity, encoder_hash:
-        Identity of the encoder that made ``vectors`` (stored with the weights).
+        :class:`PretrainConfig` (``seed`` seeds the batch order and the item drop).
 
     Returns
     -------
-    :class:`~lmrec.models.pretrained.PretrainedModel` of kind ``"unisrec"`` whose
-    ``pretraining`` report holds per-epoch losses, examples, wall time and ``md.describe()``.
-    """
-    from lmrec.models.pretrained import PretrainedModel
-    from lmrec.models.unisrec import build_unisrec_net
+    History: ``n_examples``, ``epochs`` (per-epoch losses, batches, seconds), ``stopped``
+    (``"epochs" | "time"``), ``train_seconds``.
 
+    Raises
+    ------
+    ValueError
+        If the vectors do not have the shapes above.
+    FloatingPointError
+        If the loss becomes NaN or infinite.
+    """
     if vectors.shape[0] != md.n_items or aug_vectors.shape[1:] != vectors.shape:
         raise ValueError(f"pre-training needs vectors [{md.n_items}, dim] and augmented vectors "
                          f"[n_variants, {md.n_items}, dim]; got {vectors.shape} and {aug_vectors.shape}")
-    torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    net = build_unisrec_net(vectors.shape[1], cfg.to_dict())
     text = torch.from_numpy(np.asarray(vectors, dtype=np.float32))
     aug = torch.from_numpy(np.asarray(aug_vectors, dtype=np.float32))
     seqs, _ = md.sequences()
@@ -176,11 +182,7 @@ def pretrain_unisrec(md, vectors: np.ndarray, aug_vectors: np.ndarray, cfg: Pret
         if stopped == "time":
             break
     history.update(stopped=stopped, train_seconds=round(time.perf_counter() - start, 2))
-    arch = {k: getattr(cfg, k) for k in ("hidden", "n_layers", "n_heads", "inner", "dropout", "max_len",
-                                         "n_experts", "adaptor_dropout", "temperature")}
-    return PretrainedModel("unisrec", arch, {k: v.detach().clone() for k, v in net.state_dict().items()},
-                           int(vectors.shape[1]), encoder_identity, encoder_hash,
-                           {"config": cfg.to_dict(), "training": history, "domains": md.describe()})
+    return history
 
 
 def zesrec_recall(net, valid: list[np.ndarray], text: torch.Tensor, item_group: np.ndarray | None = None,
@@ -192,8 +194,6 @@ def zesrec_recall(net, valid: list[np.ndarray], text: torch.Tensor, item_group: 
     ``int64 [n_items]`` domain number per item; ``None``: all items). History items stay
     candidates (RecBole full sort).
     """
-    from lmrec.models.zesrec import left_aligned
-
     net.eval()
     with torch.inference_mode():
         items = net.items(text)
@@ -239,7 +239,6 @@ def train_zesrec(net, seqs: list[np.ndarray], text: torch.Tensor, config: dict[s
     ``n_windows``, and with ``valid`` also ``best_epoch`` (-1 = untrained), ``valid_recall@10_untrained``,
     ``best_valid_recall@10``, ``n_valid``.
     """
-    from lmrec.models.zesrec import left_aligned
     from lmrec.training.contrastive import in_batch_softmax_loss
     from lmrec.training.trainer import length_bucketed_batches
 
@@ -310,61 +309,6 @@ def train_zesrec(net, seqs: list[np.ndarray], text: torch.Tensor, config: dict[s
     return history
 
 
-def pretrain_zesrec(md, vectors: np.ndarray, cfg: PretrainConfig, *, encoder_identity: dict[str, Any],
-                    encoder_hash: str, valid_fraction: float = 0.1, show_progress: bool = False):
-    """Train ZESRec on every domain of ``md`` (source domains only); returns a ``PretrainedModel``.
-
-    A seeded ``valid_fraction`` of the source sequences (length ≥ 3) is held out: the epoch (or
-    the untrained net) with the best Recall@10 on them, ranking within the sequence's own
-    domain, is kept (:func:`train_zesrec`). Model selection therefore uses source data only.
-    """
-    from lmrec.models.pretrained import PretrainedModel
-    from lmrec.models.zesrec import ZESRecNet
-
-    if not 0.0 <= valid_fraction < 1.0:
-        raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
-    torch.manual_seed(cfg.seed)
-    arch = {"hidden": cfg.zesrec_hidden, "dropout": 0.1, "max_len": cfg.max_len, "temperature": cfg.temperature}
-    net = ZESRecNet(vectors.shape[1], **arch)
-    seqs, _ = md.sequences()
-    pick = np.random.default_rng([cfg.seed, 7]).random(len(seqs)) < valid_fraction
-    valid = [s for s, p in zip(seqs, pick) if p and len(s) >= 3]
-    train = [s for s, p in zip(seqs, pick) if not (p and len(s) >= 3)]
-    hist = train_zesrec(net, train, torch.from_numpy(np.asarray(vectors, dtype=np.float32)),
-                        {"max_len": cfg.max_len, "lr": cfg.lr, "batch_size": cfg.batch_size, "epochs": cfg.epochs,
-                         "max_train_seconds": cfg.max_train_seconds}, seed=cfg.seed, valid=valid or None,
-                        item_group=md.item_domain(), show_progress=show_progress)
-    return PretrainedModel("zesrec", arch, {k: v.detach().clone() for k, v in net.state_dict().items()},
-                           int(vectors.shape[1]), encoder_identity, encoder_hash,
-                           {"config": cfg.to_dict(), "training": hist, "domains": md.describe(),
-                            "validation": f"{len(valid)} held-out source sequences (seeded {valid_fraction:.0%}), "
-                                          "Recall@10 within their own domain; best epoch kept"})
-
-
-def finetune_unisrec(pretrained, data, *, mode: str = "inductive", freeze_transformer: bool = True, **params: Any):
-    """Fine-tune a pre-trained UniSRec on ``data`` (:class:`~lmrec.models.base.TrainData`).
-
-    ``mode``: ``"inductive"`` (text only) or ``"transductive"`` (text + ID); ``params``
-    override fine-tuning hyper-parameters (lr, batch_size, epochs, patience,
-    max_train_seconds, …). Returns the fitted :class:`~lmrec.models.unisrec.UniSRec`.
-    """
-    from lmrec.models.unisrec import UniSRec
-
-    model = UniSRec.from_pretrained(pretrained, mode=mode, freeze_transformer=freeze_transformer, **params)
-    return model.fit(data)
-
-
-def unisrec_zero_shot(pretrained, item_vectors: np.ndarray):
-    """A pre-trained UniSRec scoring a new catalogue with no training (inductive, text only)."""
-    from lmrec.models.unisrec import UniSRec
-
-    model = UniSRec.from_pretrained(pretrained, mode="inductive")
-    model._build(np.asarray(item_vectors, dtype=np.float32), None)
-    model.net_.load_state_dict(pretrained.state)
-    model.history_ = {"zero_shot": True}
-    return model
-
-
 class TrainAccessError(AssertionError):
     """Something read the target's training data during zero-shot evaluation."""
 
@@ -424,7 +368,9 @@ def subsample_train_users(split, fraction: float, seed: int = 0):
     """A copy of ``split`` where only a seeded ``fraction`` of users keep their training sequence.
 
     Valid/test cases are unchanged (their histories are what the users did; only the data the
-    model *trains* on shrinks) — the few-shot protocol. ``fraction`` in ``(0, 1]``.
+    model *trains* on shrinks) — the few-shot protocol. ``fraction`` in ``(0, 1]``. The split
+    report records ``train_user_fraction``, ``n_train_users_kept`` and the
+    ``train_user_subsample_seed`` that drew them (``numpy.random.default_rng(seed)``).
     """
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction of training users must be in (0, 1], got {fraction}")
@@ -436,4 +382,4 @@ def subsample_train_users(split, fraction: float, seed: int = 0):
     empty = np.zeros(0, dtype=np.int64)
     train = [t if u in keep else empty for u, t in enumerate(split.train)]
     return replace(split, train=train, report=dict(split.report, train_user_fraction=fraction,
-                                                   n_train_users_kept=len(keep)))
+                                                   n_train_users_kept=len(keep), train_user_subsample_seed=int(seed)))

@@ -36,3 +36,13 @@ def left_pad(seqs: list[np.ndarray], max_len: int, shift: int = 1) -> np.ndarray
         if len(s):
             out[r, width - len(s):] = np.asarray(s, dtype=np.int64) + shift
     return out
+
+
+def left_aligned(seqs: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """``int64 [b, L]`` left-aligned last ``max_len`` items (padding ``-1``) and ``int64 [b]`` lengths."""
+    seqs = [np.asarray(s[-max_len:], dtype=np.int64) for s in seqs]
+    width = max(1, max((len(s) for s in seqs), default=1))
+    out = np.full((len(seqs), width), -1, dtype=np.int64)
+    for r, s in enumerate(seqs):
+        out[r, :len(s)] = s
+    return out, np.array([len(s) for s in seqs], dtype=np.int64)

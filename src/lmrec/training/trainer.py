@@ -11,18 +11,41 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from lmrec.training.early_stopping import EarlyStopping
 from lmrec.training.sequences import left_pad, training_windows
 
-if TYPE_CHECKING:  # pragma: no cover
-    from lmrec.models.base import TrainData
-    from lmrec.models.sasrec import SASRec
-
 VALID_METRIC = "ndcg@10"
+
+
+class SequentialModel(Protocol):
+    """What :func:`train_sequential` trains: a recommender wrapping a next-item network.
+
+    :class:`~lmrec.models.sasrec.SASRec` and the models built on it satisfy it. The loop takes
+    the model as an argument, so ``lmrec.training`` imports no concrete model.
+
+    Attributes
+    ----------
+    config:
+        Hyper-parameters read by the loop: ``max_len``, ``lr``, ``weight_decay``, ``patience``,
+        ``batch_size``, ``epochs`` and optionally ``train_negatives``, ``max_train_seconds``.
+    net_:
+        ``torch.nn.Module`` mapping ``int64 [b, L]`` windows and an item table
+        ``[n_items + 1, hidden]`` (``net_.item_table()``) to ``[b, L, hidden]`` states.
+    """
+
+    config: dict[str, Any]
+    net_: Any
+
+    def score(self, users: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
+        """``float32 [b, n_items]`` scores (used for validation)."""
+
+    def save(self, path: str | Path) -> None:
+        """Checkpoint the model into directory ``path``."""
 
 
 def length_bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -55,8 +78,11 @@ def next_item_loss(net, seq, table, candidates=None, position=None):
     return F.cross_entropy(h[keep] @ items.T, labels)
 
 
-def train_sequential(model: "SASRec", data: "TrainData") -> dict[str, Any]:
+def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
     """Fit ``model.net_`` on ``data.split.train``; returns the training history.
+
+    ``data`` is the :class:`~lmrec.models.base.TrainData` given to the model's ``fit``
+    (``split``, ``seed``, ``run_dir``, ``exclude_history``, ``show_progress`` are read).
 
     History keys: ``epochs`` (list of ``{"epoch", "loss", "valid_ndcg@10", "seconds"}``),
     ``best_epoch``, ``best_valid_ndcg@10``, ``stopped`` (``"patience" | "epochs" | "time"``),

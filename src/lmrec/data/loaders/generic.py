@@ -1,8 +1,14 @@
-"""Users' own interaction tables: CSV / TSV / Parquet, or a folder described by ``lmrec.json``.
+"""Users' own interaction tables: CSV / TSV / Parquet / JSON, or a folder described by ``lmrec.json``.
 
 :func:`load_table` reads an interaction table (one row per event) and optional item and user
-tables; the file type follows the extension (``.csv``, ``.tsv``/``.tab``, ``.parquet``/``.pq``,
-optionally ``.gz``-compressed text). Ids are read as strings, so ``"007"`` and ``"0"`` survive.
+tables; the file type follows the extension (:data:`TABLE_TYPES`: ``.csv``, ``.tsv``/``.tab``,
+``.parquet``/``.pq``, ``.jsonl``/``.ndjson`` (JSON Lines: one object per line), ``.json`` (an
+array of objects, or JSON Lines); text formats optionally ``.gz``-compressed). Any other
+extension is refused with a message naming the file and these types, and a file pandas cannot
+parse is reported with its name and the fix, never as a raw pandas error. Ids are read as
+strings, so ``"007"`` and ``"0"`` survive (a whole-number float id, as Parquet or JSON give for
+an integer column with gaps, is written without ``.0``). List-valued fields (Parquet list
+columns, JSON arrays) are kept as they are and rendered by :mod:`lmrec.data.text`.
 Timestamps may be numbers (unix seconds) or ISO 8601 date strings (converted to unix seconds;
 UTC when no zone is given).
 
@@ -26,47 +32,129 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.dataset import RecDataset
-from lmrec.data.loaders._common import require_columns, require_file
+from lmrec.data.loaders._common import iter_json_lines, open_text, require_columns, require_file
 
 CONFIG_FILE = "lmrec.json"
+#: File extension → table type read by :func:`load_table` (text types may end in ``.gz`` too).
+TABLE_TYPES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
+               ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+SUPPORTED_TYPES = "csv, tsv, parquet, jsonl (JSON Lines), json (array of objects or JSON Lines)"
+
+
+def table_type(path: Path) -> str:
+    """``"csv" | "tsv" | "parquet" | "jsonl" | "json"`` from the file name (``.gz`` looked through
+    for text types).
+
+    Raises
+    ------
+    ValueError
+        For any other extension (or a gzipped Parquet file), naming the file and the supported types.
+    """
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    if gz:
+        suffixes = suffixes[:-1]
+    ext = suffixes[-1] if suffixes else ""
+    kind = TABLE_TYPES.get(ext)
+    if kind is None or (gz and kind == "parquet"):
+        found = ext + (".gz" if gz else "") or "no extension"
+        raise ValueError(f"{path}: unsupported table type ({found}); lmrec reads {SUPPORTED_TYPES}"
+                         f"{' — text types may be .gz-compressed, Parquet not' if gz else ''}. Convert the "
+                         "file, or rename it if the extension is wrong")
+    return kind
+
+
+def _id_str(value: object) -> str | None:
+    """An id cell as a string: ``None`` for missing/blank, ``7.0`` → ``"7"``, else ``str``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _read_json_records(path: Path, kind: str) -> pd.DataFrame:
+    """Records of a JSON Lines file, or of a ``.json`` file holding an array of objects (or JSON Lines)."""
+    with open_text(path) as fh:
+        head = fh.read(4096).lstrip("\ufeff \t\r\n")
+    if kind == "json" and head.startswith("["):
+        with open_text(path) as fh:
+            try:
+                data = json.loads(fh.read().lstrip("\ufeff"))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}) — the file may be "
+                                 "truncated; a .json table is an array of objects or JSON Lines") from None
+        bad = next((i for i, r in enumerate(data) if not isinstance(r, dict)), None)
+        if bad is not None:
+            raise ValueError(f"{path}: element {bad} of the array is a {type(data[bad]).__name__}, not an object "
+                             "— a .json table is an array of objects ({\"column\": value, …}), one per row")
+        return pd.DataFrame.from_records(data)
+    try:
+        records = [r for _, r in iter_json_lines(path)]
+    except ValueError as exc:
+        raise ValueError(f"{exc} (a .{kind} table has one JSON object per line"
+                         f"{'; a .json table may also be one array of objects' if kind == 'json' else ''})") from None
+    return pd.DataFrame.from_records(records)
 
 
 def _read(path: Path, sep: str | None, id_cols: list[str], *, only_empty_is_na: bool = False
           ) -> pd.DataFrame:
-    """Read one table with ``id_cols`` as strings; the reader follows the extension.
+    """Read one table with ``id_cols`` as strings; the reader follows the extension (:func:`table_type`).
 
     ``only_empty_is_na`` keeps words such as ``"NA"`` or ``"null"`` as text (for item tables).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        For an unsupported extension, or a file that cannot be parsed as its type (file named,
+        with the parser's reason and the fix).
     """
-    path = require_file(Path(path), "a .csv, .tsv or .parquet table")
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    ext = suffixes[-1] if suffixes else ""
-    if ext in (".parquet", ".pq"):
-        df = pd.read_parquet(path)
+    path = require_file(Path(path), f"a table ({SUPPORTED_TYPES})")
+    kind = table_type(path)
+    if kind in ("parquet", "jsonl", "json"):
+        if kind == "parquet":
+            try:
+                df = pd.read_parquet(path)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:200]}) — "
+                                 "is it really Parquet, and complete?") from None
+        else:
+            df = _read_json_records(path, kind)
         for c in id_cols:
             if c in df.columns:
-                df[c] = df[c].map(lambda v: None if pd.isna(v) else str(v))
+                df[c] = df[c].map(_id_str).astype(object)
         return df
     if sep is None:
-        sep = "\t" if ext in (".tsv", ".tab") else ","
-    header = pd.read_csv(path, sep=sep, nrows=0).columns
-    if len(header) == 1:
-        other = next((c for c in (";", "\t", "|", ",") if c != sep and c in str(header[0])), None)
-        if other is not None:
-            raise ValueError(f"{path}: read as one column {str(header[0])[:80]!r} with separator {sep!r}, but the "
-                             f"header looks {other!r}-separated — set \"sep\": {json.dumps(other)} in lmrec.json "
-                             f"(or pass sep= to the loader)")
-    dtypes = {c: str for c in id_cols if c in header}
-    if only_empty_is_na:
-        return pd.read_csv(path, sep=sep, dtype=dtypes, keep_default_na=False, na_values=[""])
-    return pd.read_csv(path, sep=sep, dtype=dtypes)
+        sep = "\t" if kind == "tsv" else ","
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0).columns
+        if len(header) == 1:
+            other = next((c for c in (";", "\t", "|", ",") if c != sep and c in str(header[0])), None)
+            if other is not None:
+                raise ValueError(f"{path}: read as one column {str(header[0])[:80]!r} with separator {sep!r}, but "
+                                 f"the header looks {other!r}-separated — set \"sep\": {json.dumps(other)} in "
+                                 "lmrec.json (or pass sep= to the loader)")
+        dtypes = {c: str for c in id_cols if c in header}
+        if only_empty_is_na:
+            return pd.read_csv(path, sep=sep, dtype=dtypes, keep_default_na=False, na_values=[""])
+        return pd.read_csv(path, sep=sep, dtype=dtypes)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty — expected a header line and one row per record") from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path}: cannot be read as a {kind.upper()} table with separator {sep!r} "
+                         f"({str(exc).strip().splitlines()[-1][:200]}) — a value that contains the separator "
+                         "must be quoted (\"…\"); or set \"sep\" in lmrec.json") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}) — save it as UTF-8") from None
 
 
 def _where(path: Path, row: int) -> str:
-    """Human position of data row ``row`` (0-based): the line for text files (header = line 1)."""
-    is_parquet = any(s.lower() in (".parquet", ".pq") for s in path.suffixes)
-    return f"row {row}" if is_parquet else f"line {row + 2}"
+    """Human position of data row ``row`` (0-based): the line for CSV/TSV (header = line 1), the
+    record number for Parquet and JSON."""
+    return f"line {row + 2}" if table_type(path) in ("csv", "tsv") else f"row {row}"
 
 
 def _check_ids(df: pd.DataFrame, col: str, path: Path) -> None:
