@@ -139,3 +139,23 @@ def write_table(folder: Path) -> Path:
         "columns": {"user_id": "uid", "item_id": "sku", "timestamp": "ts", "rating": "stars"},
         "items": "items.csv", "item_id": "sku", "text_fields": ["name", "blurb"]}))
     return folder
+
+
+def write_llmcdsr(folder: Path) -> Path:
+    """An LLMCDSR Food-Kitchen-shaped folder: 3 food items (global ids 0-2), 4 kitchen items
+    (global ids 3-6 = local 0-3), one user per train file, 2 valid and 2 test lines (last id =
+    target): valid V:1 → food FC, V:2 → kitchen KD; test T:1 → kitchen KB, T:2 → food FA."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "num.txt").write_text("3\n4\n")
+    (folder / "instance_num.txt").write_text("1\n1\n1\n")
+    (folder / "item_set_A.json").write_text(json.dumps({"FA": 0, "FB": 1, "FC": 2}))
+    (folder / "item_set_B.json").write_text(json.dumps({"KA": 0, "KB": 1, "KC": 2, "KD": 3}))
+    (folder / "text_A.json").write_text(json.dumps({"FA": "Green tea", "FB": "Dark chocolate", "FC": "Olive oil"}))
+    (folder / "text_B.json").write_text(json.dumps({"KA": "Tea kettle", "KB": "Chef knife", "KC": "Frying pan",
+                                                    "KD": "Oil sprayer"}))
+    (folder / "train_A.txt").write_text("1\t0,1,2\n")
+    (folder / "train_B.txt").write_text("1\t3,4,5,6\n")
+    (folder / "train_overlap.txt").write_text("1\t0,3,1,4\n")
+    (folder / "valid.txt").write_text("1\t0,3,1,2\n2\t1,5,6\n")
+    (folder / "test.txt").write_text("1\t2,3,0,4\n2\t5,1,0\n")
+    return folder

@@ -20,6 +20,14 @@ Result: one :class:`~lmrec.data.dataset.RecDataset` whose interactions carry ``d
 order), and a ``split`` column: the train files and the histories of valid/test users are
 ``train``; the last id of a ``valid.txt`` line is ``valid``, of a ``test.txt`` line ``test``.
 Items have one text field, ``title``.
+
+**Single domain** (``domain="food"`` or ``"kitchen"``; ``lmrec`` names these datasets
+``amazon-food-kitchen-llmcdsr:food`` / ``:kitchen``): only that domain's items (the whole
+``item_set`` of the domain is the catalog) and the interactions with them, keeping the file's
+own split: the valid/test cases are the ``valid.txt`` / ``test.txt`` lines whose target is an
+item of the domain, their history reduced to the domain's items; a line whose target is in the
+other domain contributes its in-domain history to training. This is the single-domain setting
+of the C2DSR / LLMCDSR papers' per-domain evaluation, without the cross-domain history.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from lmrec.data.loaders._common import require_file
 REQUIRED = ("num.txt", "train_A.txt", "train_B.txt", "text_A.json", "text_B.json", "item_set_A.json",
             "item_set_B.json")
 TRAIN_FILES = (("train_A.txt", "A"), ("train_B.txt", "B"), ("train_overlap.txt", "O"))
+#: Default names of domain A and domain B (the Food-Kitchen release).
+DOMAIN_NAMES = ("food", "kitchen")
 EVAL_FILES = (("valid.txt", "V", "valid"), ("test.txt", "T", "test"))
 
 
@@ -75,8 +85,8 @@ def _read_sequences(path: Path, n_items: int) -> list[tuple[str, list[int]]]:
     return out
 
 
-def load_llmcdsr(path: Path, name: str | None = None, *, domain_names: tuple[str, str] = ("food", "kitchen")
-                 ) -> RecDataset:
+def load_llmcdsr(path: Path, name: str | None = None, *, domain_names: tuple[str, str] = DOMAIN_NAMES,
+                 domain: str | None = None) -> RecDataset:
     """Load an LLMCDSR cross-domain folder (see module docstring).
 
     Parameters
@@ -87,15 +97,22 @@ def load_llmcdsr(path: Path, name: str | None = None, *, domain_names: tuple[str
         Dataset name (default: the folder name).
     domain_names:
         Names written in the ``domain`` column for domain A and domain B.
+    domain:
+        Keep one domain only (one of ``domain_names``; see "Single domain" in the module
+        docstring); ``None``: both domains in one dataset.
 
     Raises
     ------
     FileNotFoundError
         If a required file is missing (named).
     ValueError
-        On malformed lines, or an item index without an ASIN in ``item_set_*.json``.
+        On malformed lines, an item index without an ASIN in ``item_set_*.json``, or an unknown
+        ``domain`` (the available ones are named).
     """
     path = Path(path)
+    if domain is not None and domain not in domain_names:
+        raise ValueError(f"{path}: no domain {domain!r} in this LLMCDSR set; available domains: "
+                         f"{', '.join(domain_names)}")
     for f in REQUIRED:
         require_file(path / f, "an LLMCDSR cross-domain file")
     counts = [int(x) for x in (path / "num.txt").read_text().split()]
@@ -136,10 +153,17 @@ def load_llmcdsr(path: Path, name: str | None = None, *, domain_names: tuple[str
     inter = pd.DataFrame({"user_id": users, "item_id": items, "split": splits})
     inter["domain"] = inter["item_id"].map(domain_of)
     catalog = [a for a in asin_of if a is not None]
-    item_table = pd.DataFrame({"title": [titles.get(a) for a in catalog]}, index=pd.Index(catalog, name="item_id"))
     notes = ["no timestamps: file order is the sequence order",
              "users of different files (train_A/train_B/train_overlap/valid/test) are distinct people",
              "titles only (no description)"]
+    source = {"format": "llmcdsr", "path": str(path), "domains": list(domain_names)}
+    if domain is not None:
+        inter = inter[inter["domain"] == domain].reset_index(drop=True)
+        catalog = [a for a in catalog if domain_of[a] == domain]
+        other = domain_names[1 - domain_names.index(domain)]
+        notes.append(f"single domain {domain!r}: {domain} items only; valid/test cases are the valid.txt/test.txt "
+                     f"lines whose target is a {domain} item, with their {other} items removed from the history")
+        source["domain"] = domain
+    item_table = pd.DataFrame({"title": [titles.get(a) for a in catalog]}, index=pd.Index(catalog, name="item_id"))
     return RecDataset(name=name or path.name, interactions=inter, items=item_table, text_fields=["title"],
-                      ordered=True, notes=notes,
-                      source={"format": "llmcdsr", "path": str(path), "domains": list(domain_names)})
+                      ordered=True, notes=notes, source=source)
