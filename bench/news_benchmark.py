@@ -177,7 +177,8 @@ def run_row(spec: dict, seed: int, params: dict, train, test, subset, dataset: s
 def run(args) -> dict:
     import torch
 
-    from lmrec.data.news import load_news_dataset, split_by_user
+    from lmrec.data.news import split_by_user
+    from lmrec.data.news_registry import load_news_dataset
     from lmrec.evaluation.results import environment_info
     from lmrec.models.news_text import load_tokenizer, vocabulary_fit
 
@@ -332,6 +333,9 @@ def render(doc: dict) -> str:
         format_table(sub, ["model", *METRICS]), "",
         verdict, "",
         f"**Note.** {doc['note']}", "",
+        *([f"**Where NeMig-en's signal is.** {doc['slot_position_note']}", ""] if doc.get("slot_position_note") else []),
+        *([f"Row added later without rerunning the table: `{c}`" for c in doc.get("commands_added", [])] + [""]
+          if doc.get("commands_added") else []),
         "**NeMig-de and an English vocabulary.** MiniLM's WordPiece vocabulary on NeMig titles: "
         + "; ".join(f"{n}: {x['unk_rate']:.2%} unknown tokens, {x['pieces_per_word']:.2f} pieces/word, "
                     f"{x['split_word_rate']:.1%} of words split" for n, x in v.items())
@@ -351,10 +355,59 @@ def main() -> None:
                     metavar=("NRMS", "FROZEN", "TUNED", "UNBERT"), help="training seconds per row")
     ap.add_argument("--only", nargs="*", help="model names to run (default all)")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--add-slot-baseline", action="store_true",
+                    help="only append the slot-position baseline row to the existing news.json/md "
+                         "(same split and subset as that run; nothing else is rerun)")
     args = ap.parse_args()
-    doc = run(args)
+    if args.add_slot_baseline:
+        doc = add_slot_baseline(args.out, args.dataset)
+    else:
+        doc = run(args)
     write(args.out, doc)
     print(render(doc))
+
+
+SLOT_LABEL = "slot position (click rate per slate size × slot; no content)"
+SLOT_NOTE = ("An outside check (plain pandas, 80/20 user split, mean per-impression AUC) found that in "
+             "NeMig-en the clicked candidate's **slot in the slate** is the only strong signal: click rate per "
+             "slate size and position gives AUC 0.651 (35.6 % of clicks in six-item slates fall on the first "
+             "slot), the candidate's own click rate 0.532, its subtopic/orientation/sentiment/outlet 0.50–0.52, "
+             "and any history–candidate similarity (TF-IDF, attribute overlap) 0.50. The slot-position row above "
+             "reproduces that on this split (AUC {auc:.4f}, fitted on the training users only). lmrec's loader, split and metrics were verified correct: the data "
+             "cannot show what a news encoder is worth, so every content model here sits near 0.5. The content "
+             "models are compared on MIND impressions in `news_mind.md`.")
+
+
+def add_slot_baseline(out: Path, dataset: str) -> dict:
+    """Append the slot-position row (:class:`lmrec.models.news_baselines.NewsSlotPosition`, fitted on
+    the training users, scored on the test users and on the same test subset as the stored run) to
+    ``out/news.json`` and return the document. The split (user 80/10/10, seed 0) and the subset draw
+    (``default_rng(0)``: validation rows first, then the subset) repeat :func:`run`'s."""
+    import json
+    import re
+
+    from lmrec.data.news import split_by_user
+    from lmrec.data.news_registry import load_news_dataset
+    from lmrec.models.news_baselines import NewsSlotPosition
+
+    doc = json.loads((out / "news.json").read_text())
+    data = load_news_dataset(dataset)
+    parts = split_by_user(data, (0.8, 0.1, 0.1), seed=0)
+    test = parts["test"]
+    m = re.search(r"--valid-subset (\d+)", doc["command"])
+    n_valid = int(m.group(1)) if m else 400
+    rng = np.random.default_rng(0)
+    rng.choice(len(parts["valid"].impressions), min(n_valid, len(parts["valid"].impressions)), replace=False)
+    n_sub = doc["subset"]["n_impressions"]
+    sub_rows = np.sort(rng.choice(len(test.impressions), min(n_sub, len(test.impressions)), replace=False))
+    subset = test.subset(sub_rows, "test-subset", n_impressions=len(sub_rows), seed=0)
+    spec = {"label": SLOT_LABEL, "model": "slot-position"}
+    row = run_row(spec, 0, {}, parts["train"], test, subset, dataset)
+    doc["rows"] = [r for r in doc["rows"] if r["model"] != SLOT_LABEL] + [row]
+    doc["slot_position_note"] = SLOT_NOTE.format(auc=row["metrics"]["auc"])
+    cmd = "LMREC_DATA_DIR=../shared/datasets python bench/news_benchmark.py --add-slot-baseline"
+    doc["commands_added"] = sorted(set(doc.get("commands_added", [])) | {cmd})
+    return doc
 
 
 def write(out: Path, doc: dict) -> None:

@@ -1,4 +1,4 @@
-"""Non-personalised news baselines: popularity and random ranking."""
+"""Non-personalised and zero-training news baselines: popularity, random, text similarity, topic match."""
 
 from __future__ import annotations
 
@@ -104,27 +104,39 @@ class NewsTextSimilarity(NewsModel):
     News vectors come from a frozen sentence encoder (default the packaged all-MiniLM-L6-v2,
     via :func:`lmrec.encoders.load_encoder` and the on-disk embedding cache) over the title
     (``fields``). ``reduce="mean"``: score = cos(candidate, mean of the history vectors);
-    ``reduce="max"``: score = max over history news of cos(candidate, clicked news). Empty
-    history → all candidates score 0 (tied). Nothing is learned, so it tells whether the
-    data carries a content signal at all.
+    ``reduce="max"``: score = max over history news of cos(candidate, clicked news);
+    ``reduce="recency"``: score = cos(candidate, recency-weighted mean of the history vectors),
+    the ``i``-th most recent click (``i = 0`` = last) weighted ``0.5 ** (i / half_life)`` (no
+    attention, nothing learned). Empty history → all candidates score 0 (tied). Nothing is
+    learned, so it tells whether the data carries a content signal at all.
 
     Parameters
     ----------
     encoder:
         Sentence encoder name/path (``None`` = default).
     reduce:
-        ``"mean"`` or ``"max"``.
+        ``"mean"``, ``"max"`` or ``"recency"``.
     fields:
-        News text fields joined into the encoded text.
+        News text fields joined into the encoded text (e.g. ``["category", "subcategory",
+        "title", "abstract"]``).
+    half_life:
+        Clicks after which a history click's weight halves (``reduce="recency"``), > 0.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``reduce`` or a non-positive ``half_life``.
     """
 
     name = "text-sim"
 
     def __init__(self, encoder: str | None = None, reduce: str = "mean",
-                 fields: tuple[str, ...] | list[str] = ("title",)) -> None:
-        if reduce not in ("mean", "max"):
-            raise ValueError(f"text-sim reduce must be 'mean' or 'max', got {reduce!r}")
-        super().__init__(encoder=encoder, reduce=reduce, fields=list(fields))
+                 fields: tuple[str, ...] | list[str] = ("title",), half_life: float = 4.0) -> None:
+        if reduce not in ("mean", "max", "recency"):
+            raise ValueError(f"text-sim reduce must be 'mean', 'max' or 'recency', got {reduce!r}")
+        if not half_life > 0:
+            raise ValueError(f"text-sim half_life must be > 0 clicks, got {half_life}")
+        super().__init__(encoder=encoder, reduce=reduce, fields=list(fields), half_life=half_life)
         self._encoder = None
         self.vector_fn: Callable[[list[str], list[str]], np.ndarray] | None = None
 
@@ -157,10 +169,138 @@ class NewsTextSimilarity(NewsModel):
                 out.append(np.zeros(len(c), dtype=np.float32))
                 continue
             hv = vecs[[index[n] for n in h]]
-            if self.config["reduce"] == "mean":
-                u = hv.mean(axis=0)
+            if self.config["reduce"] in ("mean", "recency"):
+                if self.config["reduce"] == "recency":
+                    age = np.arange(len(h) - 1, -1, -1, dtype=np.float64)     # 0 = last click
+                    w = 0.5 ** (age / self.config.get("half_life", 4.0))
+                    u = (w[:, None] * hv).sum(axis=0)
+                else:
+                    u = hv.mean(axis=0)
                 u = u / max(float(np.linalg.norm(u)), 1e-12)
                 out.append((cv @ u).astype(np.float32))
             else:
                 out.append((cv @ hv.T).max(axis=1).astype(np.float32))
         return out
+
+
+class NewsTopicMatch(NewsModel):
+    """Zero-training topic baselines computed from the user's history only (no click labels).
+
+    For a candidate of category ``c`` and subcategory ``s``, with the user's ``H`` history
+    clicks of which ``H_c`` share its category and ``H_s`` its subcategory:
+
+    * ``mode="category"``: score = ``H_c / H`` (share of the history in the candidate's category);
+    * ``mode="subcategory"``: score = ``H_s / H + H_c / H / 2`` (subcategory first, category as
+      back-off);
+    * ``mode="topicpop"``: TopicPop-style — the category share plus a small popularity
+      tie-breaker, ``H_c / H + 1e-3 · log1p(pop(news))``, where ``pop`` counts how many
+      histories of the scored log contain the candidate (clicks *before* the impressions, so no
+      label is read). The published TopicPop ranks by click popularity inside the user's topics,
+      counted on MIND's training impressions, which this zero-shot setting does not have.
+
+    Empty history → every candidate scores 0 (tied; the tie-breaker still applies for
+    ``topicpop``). Needs ``category``/``subcategory`` columns in the news table (MIND, RecPrompt).
+
+    Parameters
+    ----------
+    mode:
+        ``"category"``, ``"subcategory"`` or ``"topicpop"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``mode``; news table without the needed column (at :meth:`score`).
+    """
+
+    name = "topic-match"
+
+    def __init__(self, mode: str = "category") -> None:
+        if mode not in ("category", "subcategory", "topicpop"):
+            raise ValueError(f"topic-match mode must be 'category', 'subcategory' or 'topicpop', got {mode!r}")
+        super().__init__(mode=mode)
+
+    def fit(self, data: NewsDataset, log: Callable[[str], None] | None = None) -> "NewsTopicMatch":
+        return self
+
+    def score(self, data: NewsDataset) -> list[np.ndarray]:
+        for col in ("category", "subcategory"):
+            if col not in data.news.columns:
+                raise ValueError(f"{data.name}: news table has no {col!r} column; topic-match needs "
+                                 f"MIND-style categories")
+        cat = data.news["category"].fillna("").to_dict()
+        sub = data.news["subcategory"].fillna("").to_dict()
+        mode = self.config["mode"]
+        pop: Counter = Counter()
+        if mode == "topicpop":
+            for u, h in dict(zip(data.impressions.user_ids, data.impressions.histories)).items():
+                pop.update(set(h))
+        out = []
+        for h, c in zip(data.impressions.histories, data.impressions.candidates):
+            hc = Counter(cat.get(n, "") for n in h)
+            hs = Counter(sub.get(n, "") for n in h)
+            size = max(len(h), 1)
+            share_c = np.array([hc[cat.get(n, "")] / size if cat.get(n, "") else 0.0 for n in c])
+            if mode == "category":
+                s = share_c
+            elif mode == "subcategory":
+                share_s = np.array([hs[sub.get(n, "")] / size if sub.get(n, "") else 0.0 for n in c])
+                s = share_s + share_c / 2
+            else:
+                s = share_c + 1e-3 * np.log1p(np.array([pop[n] for n in c], dtype=np.float64))
+            out.append(s.astype(np.float32))
+        return out
+
+
+class NewsSlotPosition(NewsModel):
+    """Click rate per (slate size, slot) — a non-content baseline that shows position bias.
+
+    Fitted on training impressions: for slates of ``n`` candidates, the rate of slot ``j``
+    (0-based, the order given in the log) is ``(clicks + 1) / (shown + 2)`` (Laplace-smoothed);
+    a slate size never seen in training falls back to the per-slot rate over all sizes (0.5
+    for a slot never seen). It reads no text and no news id, so on data whose slates are
+    shuffled or rebuilt (e.g. RecPrompt's MIND samples) it is at chance; on NeMig-en the slot
+    is the strongest signal there is (an outside check: AUC 0.651).
+
+    Raises
+    ------
+    ValueError
+        In :meth:`fit`, on unlabeled impressions.
+    """
+
+    name = "slot-position"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates_: dict[str, float] = {}
+
+    def fit(self, data: NewsDataset, log: Callable[[str], None] | None = None) -> "NewsSlotPosition":
+        imps = data.impressions
+        if imps.labels is None:
+            raise ValueError(f"{data.name}: slot-position needs labeled training impressions")
+        clicks: Counter = Counter()
+        shown: Counter = Counter()
+        for y in imps.labels:
+            for j, lab in enumerate(y):
+                for key in (f"{len(y)}:{j}", f"*:{j}"):
+                    shown[key] += 1
+                    clicks[key] += int(lab)
+        self.rates_ = {k: (clicks[k] + 1.0) / (n + 2.0) for k, n in shown.items()}
+        self.fit_info_ = {"n_cells": len(self.rates_)}
+        return self
+
+    def score(self, data: NewsDataset) -> list[np.ndarray]:
+        out = []
+        for c in data.impressions.candidates:
+            out.append(np.array([self.rates_.get(f"{len(c)}:{j}", self.rates_.get(f"*:{j}", 0.5))
+                                 for j in range(len(c))], dtype=np.float32))
+        return out
+
+    def _save_weights(self, path: Path) -> None:
+        from lmrec.evaluation.results import write_json_atomic
+
+        write_json_atomic(path / "rates.json", self.rates_)
+
+    def _load_weights(self, path: Path) -> None:
+        import json
+
+        self.rates_ = json.loads((path / "rates.json").read_text())
