@@ -170,7 +170,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="fixed SASRec-text epoch budget per dataset (default: SASREC_EPOCHS)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULTS / "compression.json")
+    ap.add_argument("--plot-only", action="store_true", help="Redraw OUT.png from the existing --out JSON.")
     args = ap.parse_args(argv)
+    if args.plot_only:
+        _plot(args.out)
+        return
     if not os.environ.get("LMREC_DATA_DIR"):
         sys.exit("set LMREC_DATA_DIR (e.g. ../shared/datasets)")
     if args.sasrec_settings is None:
@@ -203,6 +207,17 @@ def main(argv: list[str] | None = None) -> None:
     write_json_atomic(args.out, doc)
     args.out.with_suffix(".md").write_text(render_markdown(doc))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    _plot(args.out)
+
+
+def _plot(out: Path) -> None:
+    """Quality vs bytes per item from the JSON at ``out`` → ``out.png`` (needs matplotlib)."""
+    import json
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _plots import plot_compression
+
+    plot_compression(json.loads(out.read_text()), out.with_suffix(".png"))
 
 
 if __name__ == "__main__":

@@ -262,7 +262,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=RESULTS / "serve_load.json")
     p.add_argument("--append", action="store_true", help="add this row to the existing table (replacing the row "
                                                          "of the same model and index kind)")
+    p.add_argument("--plot-only", action="store_true", help="Redraw OUT.png from the existing --out JSON.")
     args = p.parse_args(argv)
+    if args.plot_only:
+        _plot(args.out)
+        return
 
     from lmrec.evaluation.results import environment_info, write_json_atomic
 
@@ -340,6 +344,17 @@ def main(argv: list[str] | None = None) -> None:
     write_json_atomic(args.out, doc)
     args.out.with_suffix(".md").write_text(render_markdown(doc))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    _plot(args.out)
+
+
+def _plot(out: Path) -> None:
+    """Latency percentiles vs index kind from the JSON at ``out`` → ``out.png`` (needs matplotlib)."""
+    import json
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _plots import plot_serve_load
+
+    plot_serve_load(json.loads(out.read_text()), out.with_suffix(".png"))
 
 
 if __name__ == "__main__":

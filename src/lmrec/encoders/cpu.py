@@ -119,3 +119,63 @@ def bf16_autocast(enabled: bool) -> Iterator[None]:
 
     with torch.autocast("cpu", dtype=torch.bfloat16):
         yield
+
+
+_INT8_DOT_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
+"""u8·s8 dot-product instructions: x86 AVX512-VNNI / AVX-VNNI / AMX-INT8, Arm dotprod / i8mm."""
+
+
+def cpu_features() -> dict[str, bool]:
+    """The CPU instruction sets that decide which fast encoding path pays off here.
+
+    Read from ``/proc/cpuinfo`` (Linux; every flag is ``False`` where it cannot be read).
+
+    Returns
+    -------
+    dict[str, bool]
+        ``avx2``, ``avx512f``, ``avx512_vnni``, ``avx_vnni``, ``amx_int8`` (int8 dot products),
+        ``avx512_bf16``, ``amx_bf16`` (bf16), ``arm_dotprod`` (``asimddp``), ``arm_i8mm``,
+        plus the summaries ``int8_dot`` (any int8 dot-product instruction) and ``bf16``
+        (:func:`bf16_supported`).
+    """
+    flags = _cpu_flags()
+    out = {name: name in flags for name in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8",
+                                               "avx512_bf16", "amx_bf16")}
+    out["arm_dotprod"] = "asimddp" in flags
+    out["arm_i8mm"] = "i8mm" in flags
+    out["int8_dot"] = bool(flags & set(_INT8_DOT_CPU_FLAGS))
+    out["bf16"] = bf16_supported()
+    return out
+
+
+def int8_fallback_message(backend: str) -> str | None:
+    """Why an int8 backend will not be fast on this CPU, or ``None`` when it has int8 dot products.
+
+    ONNX Runtime still runs the int8 graph without VNNI/AMX/dotprod (u8·s8 products emulated
+    with 16-bit multiply-adds), so vectors are unchanged; only the speed-up is lost.
+    """
+    if bool(_cpu_flags() & set(_INT8_DOT_CPU_FLAGS)):
+        return None
+    return (f"backend {backend!r}: this CPU has no int8 dot-product instructions (AVX512-VNNI, AVX-VNNI, "
+            f"AMX-INT8 or Arm dotprod/i8mm), so int8 runs emulated and may be slower than float32; the "
+            f"vectors are the same. Faster here: backend='onnx' (fp32)"
+            + (" or bf16=True (native bf16 found)" if bf16_supported() else "")
+            + ", or backend='auto' to pick for this CPU")
+
+
+def auto_backend() -> tuple[str, bool]:
+    """``(backend, bf16)`` for the fastest sentence-encoder path on this CPU.
+
+    ``"onnx-int8-fused"`` when ONNX Runtime is installed and the CPU has int8 dot-product
+    instructions; else PyTorch with bf16 autocast when native bf16 exists; else ``"onnx"``
+    (fp32, when ONNX Runtime is installed) or ``"st"``. Order from
+    ``bench/results/encode_throughput.md`` (int8-fused > bf16 > ONNX fp32 ≳ PyTorch fp32).
+    """
+    import importlib.util
+
+    has_ort = importlib.util.find_spec("onnxruntime") is not None
+    if has_ort and bool(_cpu_flags() & set(_INT8_DOT_CPU_FLAGS)):
+        return "onnx-int8-fused", False
+    if bf16_supported():
+        return "st", True
+    return ("onnx" if has_ort else "st"), False
