@@ -42,3 +42,14 @@ def test_encode_backends_agree_and_are_cached_apart(data_dir, tmp_path, monkeypa
 def test_unknown_backend_is_a_user_error(data_dir):
     res = runner.invoke(app, ["encode", "--dataset", "shop", "--data-dir", str(data_dir), "--backend", "tpu"])
     assert res.exit_code == 2 and "--backend must be one of st, onnx, onnx-int8" in res.output and "'tpu'" in res.output
+
+
+def test_auto_backend_says_what_it_chose(data_dir, tmp_path, monkeypatch):
+    """Newcomer trial: `--backend auto` gave no sign of the runtime it picked."""
+    from lmrec.encoders import cpu
+
+    monkeypatch.setattr(cpu, "auto_backend", lambda: ("st", False))     # a CPU without int8 / bf16
+    res = runner.invoke(app, ["encode", "--dataset", "shop", "--data-dir", str(data_dir), "--cache-dir",
+                              str(tmp_path / "emb"), "--backend", "auto"])
+    assert res.exit_code == 0, res.output
+    assert "--backend auto chose sentence-transformers (float32) for this CPU" in res.output, res.output[-700:]

@@ -96,3 +96,14 @@ def test_symlinked_dataset_folders_are_found_and_cycles_skipped(tmp_path):
     linked_root = tmp_path / "linked-data"                                     # the data folder itself a link
     linked_root.symlink_to(data, target_is_directory=True)
     assert {i.name for i in find_datasets(linked_root)} == {"ml-100k", "amazon/shop"}
+
+
+def test_dataset_folder_given_as_a_relative_path(tmp_path, monkeypatch):
+    """Newcomer trial: `--dataset ./mine` was looked up as a name in the data directory."""
+    write_table(tmp_path / "work" / "mine")
+    monkeypatch.chdir(tmp_path / "work")
+    assert load_dataset("./mine", tmp_path / "empty-data-dir-unused").name == "mine"
+    monkeypatch.chdir(tmp_path / "work" / "mine")
+    assert load_dataset(".").name == "mine"
+    with pytest.raises(UnknownDatasetError, match=r"starting with \./"):
+        load_dataset("mine", tmp_path)      # a bare name is a name in the data directory, not a path

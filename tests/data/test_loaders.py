@@ -348,3 +348,15 @@ def test_parquet_list_column_and_float_ids_in_item_table(tmp_path):
     ds = load_table(tmp_path / "e.parquet", user_col="u", item_col="i", items_path=tmp_path / "items.parquet")
     assert list(ds.items.index) == ["1", "2"]                     # 1.0 → "1", matching the interactions
     assert ds.statistics()["text_coverage_by_field"] == {"category": 0.5}
+
+
+@pytest.mark.parametrize("config, match", [
+    ([{"interactions": "events.csv"}], r"lmrec\.json: must be one JSON object.*found a JSON list"),
+    ({"interactions": "events.csv", "columns": ["u", "i"]}, r"\"columns\" must be an object"),
+])
+def test_table_folder_config_of_the_wrong_shape_is_named(tmp_path, config, match):
+    """Newcomer trial: valid JSON that is not an object gave a raw AttributeError."""
+    folder = write_table(tmp_path / "shop")
+    (folder / "lmrec.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=match):
+        load_table_folder(folder)

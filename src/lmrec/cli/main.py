@@ -151,6 +151,10 @@ def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Datase
                f"empty texts {t['n_empty']} ({t.get('n_placeholder', 0)} placeholder"
                + "".join(f", {i}: {v!r}" for i, v in list(t.get("placeholder_examples", {}).items())[:3])
                + f"), truncated at {t['max_tokens']} tokens: {t['n_truncated']}")
+    if backend == "auto":
+        ident = report["encoder"]
+        typer.echo(f"--backend auto chose {ident.get('backend', 'st')}"
+                   + (f" ({ident['dtype']})" if ident.get("dtype") else "") + " for this CPU")
     typer.echo(summary_line(report["vocabulary"]))
     if report["vocabulary"]["warning"]:
         typer.secho(f"warning: {report['vocabulary']['warning']}", fg=typer.colors.YELLOW, err=True)

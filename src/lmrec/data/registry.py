@@ -171,7 +171,9 @@ def find_datasets(data_dir: str | os.PathLike | None = None) -> list[DatasetInfo
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> RecDataset:
-    """Load a dataset by name (see :func:`find_datasets`) or by the absolute path of its folder.
+    """Load a dataset by name (see :func:`find_datasets`) or by the path of its folder: absolute,
+    or relative to the working directory when it starts with ``./`` or ``../`` (a bare relative
+    name is looked up in the data directory, where names such as ``amazon-lcrec/Scientific`` live).
 
     A multi-domain dataset's single domain is ``<name>:<domain>`` (also after an absolute path),
     e.g. ``amazon-food-kitchen-llmcdsr:food``.
@@ -183,11 +185,11 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> RecDat
         for ``<name>:<domain>`` with an unknown domain, the domains ``<name>`` has.
     """
     base, sep, domain = name.rpartition(DOMAIN_SEP)
-    direct_base = Path(base).expanduser() if sep else None
-    if direct_base is not None and direct_base.is_absolute() and direct_base.is_dir():
+    direct_base = _as_path(base) if sep else None
+    if direct_base is not None and direct_base.is_dir():
         return _pick_domain(detect_datasets(direct_base, direct_base.name), direct_base.name, domain, str(direct_base))
-    direct = Path(name).expanduser()
-    if direct.is_absolute() and direct.is_dir():
+    direct = _as_path(name)
+    if direct is not None and direct.is_dir():
         found = detect_datasets(direct, direct.name)
         if len(found) == 1:
             return found[0].load()
@@ -207,7 +209,16 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> RecDat
     available = ", ".join(infos) or "none"
     raise UnknownDatasetError(f"unknown dataset {name!r} in {resolve_data_dir(data_dir)}; available: "
                    f"{available}. Fetch one with `lmrec download <name>` or point --data-dir / "
-                   f"{ENV_VAR} at the folder that holds it")
+                   f"{ENV_VAR} at the folder that holds it, or give the dataset folder's own path "
+                   f"(absolute, or starting with ./)")
+
+
+def _as_path(name: str) -> Path | None:
+    """The folder ``name`` means when it is written as a path (absolute, ``~``, ``./`` or ``../``),
+    resolved against the working directory; ``None`` for a dataset name."""
+    if not name or not (name.startswith(("./", "../", "~")) or name in (".", "..") or Path(name).is_absolute()):
+        return None
+    return Path(name).expanduser().resolve()
 
 
 def _pick_domain(infos: list[DatasetInfo], base: str, domain: str, shown: str) -> RecDataset:

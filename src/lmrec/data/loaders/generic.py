@@ -293,10 +293,17 @@ def load_table_folder(path: Path, name: str | None = None) -> RecDataset:
         cfg = json.loads(config_file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{config_file}, line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{config_file}: must be one JSON object, e.g. {{\"interactions\": \"events.csv\", "
+                         f"\"columns\": {{\"user_id\": …, \"item_id\": …}}}}; found a JSON "
+                         f"{type(cfg).__name__}")
+    cols = cfg.get("columns", {})
+    if not isinstance(cols, dict):
+        raise ValueError(f"{config_file}: \"columns\" must be an object mapping user_id / item_id / "
+                         f"timestamp / rating to column names; found {cols!r}")
     if cfg.get("format", "table") != "table":
         raise ValueError(f"{config_file}: format {cfg.get('format')!r} is not supported "
                          f"(only \"table\")")
-    cols = cfg.get("columns", {})
     if "interactions" not in cfg or "user_id" not in cols or "item_id" not in cols:
         raise ValueError(f"{config_file}: needs \"interactions\" and \"columns\": "
                          f"{{\"user_id\": …, \"item_id\": …}}")
