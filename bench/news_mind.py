@@ -458,12 +458,12 @@ def main() -> None:
 
 #: Trained rows of :func:`transfer_plan` that could not run to convergence within the table's CPU
 #: budget (≈ 30 min of the shared 2-core machine), measured here.
-LEFT_OUT = {"unbert-case": (
-    "one epoch over the 113 MIND_case clicks (565 cross-encoder sequences) took 48 s and one validation "
-    "pass over MIND_valid (1,000 candidate sequences) about 60 s, so early stopping with patience 3 "
-    "(≥ 4 epochs) plus scoring the 4,000 test pairs costs ≈ 11 min per seed, ≈ 33 min for 3 seeds — over "
-    "the whole table's budget. Seed 0 was stopped after epoch 1 (MIND_valid AUC 0.573); no test number "
-    "is reported")}
+LEFT_OUT: dict[str, str] = {"unbert-case": (
+    "the costliest row: one epoch over the 113 MIND_case clicks (565 cross-encoder sequences) takes ≈ 45 s and "
+    "one validation pass over MIND_valid ≈ 60 s, ≈ 10–17 min per seed on the shared CPU. Seed 2 was killed by "
+    "the job's process timeout at epoch 8 of 10 (MIND_valid AUC best 0.6089 at epoch 7) and not rerun, so it "
+    "has no test number")}
+
 
 NOTE = ("Why the trained rows sit near chance: NRMS and PLM-NR learn their user encoder (and NRMS its word "
         "embeddings) from scratch, and 113 MIND_case clicks are far too few — validation AUC peaks after 1–2 "
