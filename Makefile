@@ -11,7 +11,7 @@ export LMREC_DATA_DIR LMREC_CACHE_DIR
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean recbole-venv
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/core_benchmark.py
+
+# RecBole 1.2.1 side-by-side peer (bench/recbole_peer/): its own venv, not an lmrec dependency
+recbole-venv: .cache/recbole-venv/.installed
+
+.cache/recbole-venv/.installed: bench/recbole_peer/requirements.txt bench/recbole_peer/setup.sh
+	PYTHON=$(PYTHON) bash bench/recbole_peer/setup.sh
 
 clean:
 	rm -rf $(VENV) .cache runs .pytest_cache

@@ -8,7 +8,11 @@ The CLI (``lmrec train``, ``lmrec quickstart``) and the benchmarks call :func:`r
     model/              config.json + weights of the recommender
     item_map.json       internal item index → external item id
     user_map.json       internal user index → external user id
-    item_vectors.npy    float32 [n_items, dim] text vectors (text models only)
+    item_vectors.npy    float32 [n_items, dim] text vectors (text models only; under
+                        field_aggregation mean/attention the mean of the per-field vectors)
+    item_field_vectors.npy, item_field_mask.npy
+                        float32 [n_items, n_fields, dim] + bool [n_items, n_fields] per-field
+                        vectors (field_aggregation="attention" only; lmrec.features.fields)
     metrics.json        results (see lmrec.evaluation.results.write_metrics_json)
 """
 
@@ -25,9 +29,11 @@ import numpy as np
 
 from lmrec.data.dataset import RecDataset
 from lmrec.data.splits import Split, make_split
-from lmrec.data.text import TextTemplate, build_item_texts
+from lmrec.data.text import TextTemplate, build_item_texts, dataset_item_template
 
 DEFAULT_KS = (5, 10, 20, 50)
+#: Models that learn an attention over per-field item vectors (``field_aggregation="attention"``).
+FIELD_ATTENTION_MODELS = ("sasrec-text", "sasrec-text-id")
 
 
 @dataclass
@@ -56,6 +62,12 @@ class ExperimentConfig:
         ``onnx-int8``, ``onnx-int8-fused`` or ``auto`` (see :func:`lmrec.encoders.factory.load_encoder`).
     text_fields:
         Item fields of the text template (``None``: the dataset's default fields).
+    field_aggregation:
+        How the text fields become an item's text input (:mod:`lmrec.features.fields`):
+        ``"template"`` (one concatenated text, encoded once), ``"mean"`` (each field encoded
+        separately, vectors averaged over the fields the item has) or ``"attention"`` (fields
+        encoded separately; ``sasrec-text`` / ``sasrec-text-id`` learn an additive attention
+        over them).
     exclude_history:
         Remove the user's history items from the ranked candidates (``False`` = RecBole's
         full-sort protocol for sequential models).
@@ -74,6 +86,7 @@ class ExperimentConfig:
     pooling: str | None = None
     backend: str = "st"
     text_fields: list[str] | None = None
+    field_aggregation: str = "template"
     with_field_names: bool = False
     exclude_history: bool = True
     ks: tuple[int, ...] = DEFAULT_KS
@@ -82,6 +95,19 @@ class ExperimentConfig:
     model_params: dict[str, Any] = field(default_factory=dict)
     cache_dir: str | None = None
     batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        """Raises ``ValueError`` for an unknown ``field_aggregation``, or ``"attention"`` with a
+        model that cannot attend over fields."""
+        from lmrec.features.fields import FIELD_AGGREGATIONS
+
+        if self.field_aggregation not in FIELD_AGGREGATIONS:
+            raise ValueError(f"field_aggregation must be one of {', '.join(FIELD_AGGREGATIONS)}; "
+                             f"got {self.field_aggregation!r}")
+        if self.field_aggregation == "attention" and self.model not in FIELD_ATTENTION_MODELS:
+            raise ValueError(f"field_aggregation 'attention' is learned inside {' / '.join(FIELD_ATTENTION_MODELS)}; "
+                             f"model {self.model!r} cannot use it — use --field-aggregation mean (or template), "
+                             "or one of those models")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -102,18 +128,18 @@ class RunResult:
 
 
 def item_template(dataset: RecDataset, cfg: ExperimentConfig) -> TextTemplate:
-    """Text template for ``dataset`` under ``cfg`` (unknown field names raise ``ValueError``)."""
-    fields = list(cfg.text_fields or dataset.text_fields)
-    unknown = [f for f in fields if f not in dataset.items.columns]
-    if unknown:
-        raise ValueError(f"dataset {dataset.name!r} has no item field(s) {unknown}; "
-                         f"available: {list(dataset.items.columns)}")
-    return TextTemplate(tuple(fields), with_field_names=cfg.with_field_names)
+    """Text template for ``dataset`` under ``cfg`` (unknown field names raise ``ValueError``);
+    see :func:`lmrec.data.text.dataset_item_template`."""
+    return dataset_item_template(dataset, cfg.text_fields, with_field_names=cfg.with_field_names)
 
 
 def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: bool = False
                  ) -> tuple[np.ndarray, dict[str, Any]]:
     """Text vectors of every catalog item, through the embedding cache.
+
+    Under ``cfg.field_aggregation`` ``"mean"`` / ``"attention"`` each field is encoded on its own
+    and the vectors are the mean over the fields an item has (:func:`encode_item_inputs` also
+    returns the per-field vectors).
 
     Returns
     -------
@@ -125,6 +151,29 @@ def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: b
         unknown tokens, mostly-unknown texts and distinct texts with identical vectors, and a
         :class:`~lmrec.encoders.vocab_fit.VocabularyFitWarning` is issued when they are too many.
         ``run_experiment`` writes it into ``metrics.json`` (``extra.encoding.vocabulary``).
+        Per-field encoding adds ``"fields": {"aggregation", "fields": {name: {"n_present",
+        "n_truncated", "namespace"}}}``; then ``text.n_truncated`` counts truncated field texts
+        and ``vocabulary`` reads each item's template text with its mean field vector.
+    """
+    vectors, _, report = encode_item_inputs(dataset, cfg, show_progress=show_progress)
+    return vectors, report
+
+
+def encode_item_inputs(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: bool = False
+                       ) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """:func:`encode_items` plus the per-field vectors.
+
+    Returns
+    -------
+    ``(vectors, item_fields, report)``: ``vectors`` and ``report`` as :func:`encode_items`;
+    ``item_fields`` a :class:`lmrec.features.fields.ItemFields` (``float32 [n_items, n_fields,
+    dim]`` + ``bool [n_items, n_fields]`` mask) when ``cfg.field_aggregation`` is ``"mean"`` or
+    ``"attention"``, else ``None``.
+
+    Raises
+    ------
+    ValueError
+        For unknown text fields, or when every item text is empty.
     """
     from lmrec.encoders.cache import encode_cached
     from lmrec.encoders.factory import load_encoder
@@ -150,16 +199,30 @@ def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: b
 
         warnings.warn(f"dataset {dataset.name!r}: {text_report.n_empty} of {len(texts)} items have empty text "
                       "(zero vectors); text models will barely tell them apart", stacklevel=2)
-    tokens = encoder.count_tokens(texts)
-    text_report.n_truncated = int((tokens > encoder.max_length).sum())
     text_report.max_tokens = int(encoder.max_length)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
-    vectors = encode_cached(encoder, texts, cache, namespace=template.version, batch_size=cfg.batch_size,
-                            show_progress=show_progress)
+    item_fields, fields_block = None, None
+    ids = dataset.item_map.ids
+    if cfg.field_aggregation == "template":
+        tokens = encoder.count_tokens(texts)
+        text_report.n_truncated = int((tokens > encoder.max_length).sum())
+        vectors = encode_cached(encoder, texts, cache, namespace=template.version, batch_size=cfg.batch_size,
+                                show_progress=show_progress)
+    else:                                  # each field encoded on its own (one cache namespace per field)
+        from lmrec.features.fields import encode_item_fields
+
+        item_fields, frep = encode_item_fields(encoder, dataset.items, ids, template.fields,
+                                               with_field_names=cfg.with_field_names, cache_root=cache,
+                                               batch_size=cfg.batch_size, show_progress=show_progress)
+        vectors = item_fields.mean()
+        text_report.n_truncated = sum(f["n_truncated"] for f in frep["fields"].values())
+        fields_block = {"aggregation": cfg.field_aggregation, "fields": frep["fields"]}
     from lmrec.encoders.vocab_fit import measure_vocabulary
 
-    # unknown tokens and colliding vectors (e.g. Thai titles under an English vocabulary): warns
-    vocabulary = measure_vocabulary(encoder, texts, vectors, ids=dataset.item_map.ids, stacklevel=2)
+    # unknown tokens and colliding vectors (e.g. Thai titles under an English vocabulary): warns.
+    # Per-field runs are measured per item too: the item's whole text and its mean field vector
+    # (two items with the same brand are no collision; two items with identical vectors are).
+    vocabulary = measure_vocabulary(encoder, texts, vectors, ids=ids, stacklevel=2)
     report = {
         "encoder": encoder.identity(),
         "template": {"fields": list(template.fields), "with_field_names": template.with_field_names,
@@ -168,7 +231,9 @@ def encode_items(dataset: RecDataset, cfg: ExperimentConfig, *, show_progress: b
         "vocabulary": vocabulary.to_dict(),
         "wall_s": round(time.perf_counter() - t0, 2),
     }
-    return vectors, report
+    if fields_block is not None:
+        report["fields"] = fields_block
+    return vectors, item_fields, report
 
 
 def evaluate_model(model: Any, split: Split, cfg: ExperimentConfig, item_vectors: np.ndarray | None = None
@@ -207,19 +272,55 @@ def cold_user_report(results: dict[str, Any], split: Split) -> dict[str, Any]:
             "n_cases_dropped_empty_history": int(split.report.get("n_cases_dropped_empty_history", 0))}
 
 
-def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = None, *,
-                   show_progress: bool = False, dataset: RecDataset | None = None,
-                   item_vectors: np.ndarray | None = None, encode_report: dict | None = None) -> RunResult:
-    """Train and evaluate one model; write the run directory when ``run_dir`` is given.
+def check_tuned_encoder(cfg: ExperimentConfig, split: Split) -> None:
+    """Refuse an encoder fine-tuned (``lmrec finetune-encoder``) on this dataset with another split.
 
-    ``dataset`` / ``item_vectors`` may be passed in to share them between several runs (the
-    quickstart and the benchmarks do); otherwise they are loaded and encoded here.
+    A tuned encoder has seen the training interactions of the split it was tuned on; used with a
+    different split (or another seed of a random split) of the same dataset, it would have seen
+    some of this run's validation or test interactions.
 
     Raises
     ------
     ValueError
-        For unknown datasets, models, splits or text fields, and for sequential models on
-        unordered data.
+        Naming the encoder folder, the split it was tuned on and the one asked for.
+    """
+    if not cfg.encoder:
+        return
+    from lmrec.training.encoder_finetune import read_finetune_info
+
+    info = read_finetune_info(cfg.encoder)
+    if not info or info.get("dataset") != cfg.dataset:
+        return
+    tuned = info.get("split", {})
+    same = tuned.get("name") == split.name and tuned.get("n_train_interactions") == sum(len(t) for t in split.train)
+    if split.name == "cold-start-items":
+        same = same and info.get("seed") == cfg.seed
+    if not same:
+        raise ValueError(f"encoder {cfg.encoder} was fine-tuned on {cfg.dataset!r} with split {tuned.get('name')!r} "
+                         f"(seed {info.get('seed')}, {tuned.get('n_train_interactions')} training interactions); this "
+                         f"run uses split {split.name!r} (seed {cfg.seed}) whose validation/test interactions the "
+                         "encoder may have trained on — tune it again on this split (lmrec finetune-encoder "
+                         "--split … --seed …)")
+
+
+def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = None, *,
+                   show_progress: bool = False, dataset: RecDataset | None = None,
+                   item_vectors: np.ndarray | None = None, encode_report: dict | None = None,
+                   item_fields: Any = None) -> RunResult:
+    """Train and evaluate one model; write the run directory when ``run_dir`` is given.
+
+    ``dataset`` / ``item_vectors`` may be passed in to share them between several runs (the
+    quickstart and the benchmarks do); otherwise they are loaded and encoded here. Under
+    ``cfg.field_aggregation="attention"`` the per-field vectors (``item_fields``, a
+    :class:`lmrec.features.fields.ItemFields`) are needed too; when they are not passed, both
+    are encoded here (through the cache).
+
+    Raises
+    ------
+    ValueError
+        For unknown datasets, models, splits or text fields, for sequential models on
+        unordered data, and for ``field_aggregation`` other than ``"template"`` with a model
+        that reads no item text.
     """
     from lmrec.data.registry import load_dataset, resolve_data_dir
     from lmrec.evaluation.results import write_json_atomic, write_metrics_json
@@ -236,10 +337,18 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
     if getattr(model, "sequential", False) and not ds.ordered:
         raise ValueError(f"{cfg.model} is a sequential model but dataset {ds.name!r} has no timestamps or "
                          "sequence order; use pop or embknn")
+    if cfg.field_aggregation != "template" and not model.needs_item_vectors:
+        raise ValueError(f"--field-aggregation {cfg.field_aggregation} applies to text models; {cfg.model} reads no "
+                         "item text (leave it at 'template')")
     split = make_split(ds, cfg.split, seed=cfg.seed, cold_frac=cfg.cold_frac)
+    if model.needs_item_vectors:
+        check_tuned_encoder(cfg, split)
     vectors, report = item_vectors, encode_report
-    if model.needs_item_vectors and vectors is None:
-        vectors, report = encode_items(ds, cfg, show_progress=show_progress)
+    fields = item_fields if cfg.field_aggregation == "attention" else None
+    if model.needs_item_vectors and (vectors is None or (cfg.field_aggregation == "attention" and fields is None)):
+        vectors, fields, report = encode_item_inputs(ds, cfg, show_progress=show_progress)
+        if cfg.field_aggregation != "attention":
+            fields = None                  # "mean": the mean vectors are the model's whole text input
     from lmrec.training.distributed import context
 
     # Under torchrun every rank trains; only rank 0 writes the run directory.
@@ -250,7 +359,7 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
     seed_everything(cfg.seed)
     model.fit(TrainData(split=split, item_vectors=vectors if model.needs_item_vectors else None, seed=cfg.seed,
                         run_dir=out, exclude_history=cfg.exclude_history, show_progress=show_progress,
-                        **extra))
+                        item_fields=fields, **extra))
     results = evaluate_model(model, split, cfg, vectors if model.needs_item_vectors else None)
     wall = time.perf_counter() - t0
     protocol = dict(results["test"]["protocol"])
@@ -269,6 +378,8 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
         ds.user_map.save(out / "user_map.json")
         if model.needs_item_vectors:
             save_atomic_npy(out / "item_vectors.npy", vectors)
+        if fields is not None:
+            fields.save(out)               # item_field_vectors.npy + item_field_mask.npy
         write_json_atomic(out / "run.json", {"config": cfg.to_dict(), "encoding": report})
         write_metrics_json(out, dataset_stats=metrics["dataset"], split=metrics["split"], protocol=protocol,
                            seed=cfg.seed, model_config=metrics["model"], wall_s=metrics["wall_s"],
@@ -343,7 +454,14 @@ def load_run(run_dir: str | os.PathLike, data_dir: str | None = None) -> LoadedR
         if vectors.ndim != 2 or len(vectors) != ds.n_items:
             raise ValueError(f"{vec_path} has shape {vectors.shape}, expected [{ds.n_items}, dim] "
                              "(one row per item of item_map.json); re-create the run")
-    model = load_recommender(run_dir / "model", vectors)
+    item_fields = None
+    if cfg.field_aggregation == "attention":     # the model attends over per-field vectors
+        from lmrec.features.fields import ItemFields
+
+        names = ((run_info.get("encoding") or {}).get("fields") or {}).get("fields") or \
+            (run_info.get("encoding") or {}).get("template", {}).get("fields", [])
+        item_fields = ItemFields.load(run_dir, list(names), n_items=ds.n_items)
+    model = load_recommender(run_dir / "model", vectors, item_fields=item_fields)
     if model.has_user_state:
         check_user_map(run_dir / "user_map.json", ds, model.name)
     return LoadedRun(run_dir, cfg, ds, split, model, vectors, unrecommendable_items(ds, cfg, split, model))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 PREFERRED = ("ml-100k", "ml-latest-small")
-MODELS = ("pop", "embknn", "sasrec-id", "sasrec-text")
+MODELS = ("pop", "embknn", "sasrec-id", "sasrec-text", "sasrec-text-id")
 
 
 def find_movielens(data_dir: str | None, echo: Callable[[str], None]) -> tuple[Path, str]:

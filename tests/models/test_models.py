@@ -138,3 +138,72 @@ def test_train_items_softmax_keeps_cold_items_out_of_training(make_tiny):
     assert torch.count_nonzero(net.id_emb.weight.grad[torch.from_numpy(cold) + 1]) == 0
     with pytest.raises(ValueError, match="train_negatives"):
         create_model("sasrec-id", train_negatives="some")
+
+
+def test_sasrec_last_target_and_recbole_init_learn_the_ring(tiny_dataset):
+    """RecBole's objective (prefix augmentation, last position only) and its N(0, 0.02)
+    initialisation train a model that beats popularity on the ring, and are refused when misspelt."""
+    split = leave_one_out(tiny_dataset)
+    pop = _fit("pop", split, None)
+    model = _fit("sasrec-id", split, None, epochs=40, patience=40, lr=5e-3, dropout=0.1, train_target="last",
+                 init="recbole")
+    ndcg = {name: evaluate_ranking(m.score, split.test, split.n_items, ks=(10,))["metrics"]["ndcg@10"]
+            for name, m in (("pop", pop), ("sasrec", model))}
+    assert ndcg["sasrec"] > ndcg["pop"] + 0.2
+    w = model.net_.encoder.layers[0].linear1.weight
+    assert model.config["init"] == "recbole" and w.std().item() < 0.2  # N(0, 0.02) start, not kaiming
+    with pytest.raises(ValueError, match="train_target"):
+        create_model("sasrec-id", train_target="first")
+    with pytest.raises(ValueError, match="init"):
+        create_model("sasrec-id", init="xavier")
+
+
+def test_text_id_concat_fusion_uses_text_alone_for_cold_items(tiny_dataset, tmp_path):
+    import torch
+
+    split = cold_start_items(tiny_dataset, cold_frac=0.25, seed=0)
+    vectors = _vectors(split.n_items)
+    model = _fit("sasrec-text-id", split, vectors, fusion="concat")
+    cold = np.flatnonzero(~split.warm_items)
+    with torch.no_grad():
+        before = model.net_.item_table()[cold + 1].clone()
+        model.net_.id_emb.weight[cold + 1] += 100.0  # an untrained ID row must not matter
+        after = model.net_.item_table()[cold + 1]
+        assert model.net_.item_table()[0].abs().sum() == 0  # padding row stays zero
+    torch.testing.assert_close(before, after)
+    model.save(tmp_path / "m")
+    again = load_recommender(tmp_path / "m", vectors)
+    np.testing.assert_allclose(again.score(split.test.users[:4], split.test.histories[:4]),
+                               model.score(split.test.users[:4], split.test.histories[:4]), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="fusion"):
+        create_model("sasrec-text-id", fusion="product")
+
+
+@pytest.mark.parametrize("name", ["unisrec", "fusion"])
+def test_text_sequence_models_accept_the_recbole_objective(name, tiny_dataset):
+    split = leave_one_out(tiny_dataset)
+    model = create_model(name, train_target="last", epochs=2, patience=2, hidden=16, inner=32, batch_size=32)
+    model.fit(TrainData(split=split, item_vectors=_vectors(split.n_items), seed=0))
+    assert model.config["train_target"] == "last" and len(model.history_["epochs"]) == 2
+    with pytest.raises(ValueError, match="train_target"):
+        create_model(name, train_target="every")
+
+
+def test_start_positions_make_every_window_position_equal_its_prefix():
+    """With positions counted from the first item and a causal mask, the state at position t of a
+    window is the state of the prefix that ends at t — so all-positions training trains exactly
+    the prefix-augmented (RecBole) examples in one pass. Counted from the end, it is not."""
+    import torch
+
+    from lmrec.models.sasrec import build_sasrec_net
+
+    window, prefix = torch.tensor([[0, 0, 3, 5, 7, 9]]), torch.tensor([[0, 0, 0, 0, 3, 5]])
+    same = {}
+    for positions in ("start", "end"):
+        torch.manual_seed(0)
+        net = build_sasrec_net(20, "id", None, 16, 2, 2, 32, 0.0, 10, None, positions=positions).eval()
+        with torch.no_grad():
+            same[positions] = torch.allclose(net(window)[0, 3], net(prefix)[0, -1], atol=1e-5)
+    assert same == {"start": True, "end": False}
+    with pytest.raises(ValueError, match="positions"):
+        create_model("sasrec-id", positions="middle")

@@ -1,7 +1,7 @@
 import numpy as np
 
 from lmrec.training.early_stopping import EarlyStopping
-from lmrec.training.sequences import left_pad, training_windows
+from lmrec.training.sequences import left_pad, training_prefixes, training_windows
 
 
 def test_windows_cover_every_next_item_pair_once():
@@ -34,3 +34,22 @@ def test_length_bucketed_batches_cover_each_window_once_with_similar_lengths():
     batches = length_bucketed_batches(lengths, 2, np.random.default_rng(0))
     assert sorted(np.concatenate(batches).tolist()) == list(range(8))
     assert all(np.ptp(lengths[b]) <= 2 for b in batches)
+
+
+def test_prefixes_are_recbole_augmentation_truncated_to_max_len():
+    seq = np.arange(8)
+    pre = training_prefixes([seq, np.array([5])], max_len=3)
+    assert [(list(p[:-1]), int(p[-1])) for p in pre][:3] == [([0], 1), ([0, 1], 2), ([0, 1, 2], 3)]
+    assert [list(p) for p in pre][-1] == [4, 5, 6, 7]  # history cut to the last max_len items
+    assert sorted(int(p[-1]) for p in pre) == list(range(1, 8))  # one example per next item
+
+
+def test_auto_train_target_uses_prefixes_for_short_sequences_only():
+    from lmrec.training.trainer import resolve_train_target
+
+    short = [np.arange(6)] * 10
+    long = [np.arange(120)] * 10
+    assert resolve_train_target("auto", short, max_len=50) == "last"
+    assert resolve_train_target("auto", long, max_len=50) == "all-positions"
+    assert resolve_train_target("auto", long, max_len=10) == "last"  # cut to max_len first
+    assert resolve_train_target("all-positions", short, max_len=50) == "all-positions"

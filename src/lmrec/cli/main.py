@@ -180,6 +180,10 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
           encoder: Optional[str] = typer.Option(None, help="Encoder name or local path."),
           pooling: Optional[str] = typer.Option(None, help="cls | mean | last_token"),
           text_fields: Optional[str] = typer.Option(None, help="Comma-separated item fields."),
+          field_aggregation: str = typer.Option("template", "--field-aggregation",
+                                                help="template (one concatenated text) | mean (fields encoded "
+                                                     "separately, averaged) | attention (learned over fields; "
+                                                     "sasrec-text, sasrec-text-id)."),
           include_history: bool = typer.Option(False, "--include-history",
                                                help="Keep history items as candidates (RecBole full-sort protocol)."),
           cold_frac: Optional[float] = typer.Option(None, help="Share of cold items for --split cold-start-items "
@@ -213,7 +217,7 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
         cfg = ExperimentConfig(dataset=dataset, model=model, data_dir=data_dir, split=split, seed=seed,
                                encoder=encoder, pooling=pooling,
                                text_fields=text_fields.split(",") if text_fields else None,
-                               exclude_history=not include_history,
+                               field_aggregation=field_aggregation, exclude_history=not include_history,
                                cold_frac=0.1 if cold_frac is None else cold_frac, model_params=params,
                                cache_dir=cache_dir)
         backup = None
@@ -333,15 +337,19 @@ def quickstart(data_dir: Optional[str] = DataDir,
 
 # --- Command groups of feature modules (each module imports its heavy dependencies lazily). ---
 from lmrec.cli.compress import compress as _compress  # noqa: E402
+from lmrec.cli.encoder_finetune import finetune_encoder as _finetune_encoder  # noqa: E402
 from lmrec.cli.index import app as _index_app  # noqa: E402
 from lmrec.cli.news import app as _news_app  # noqa: E402
 from lmrec.cli.serve import serve as _serve  # noqa: E402
 from lmrec.cli.transfer import finetune as _finetune, pretrain as _pretrain, transfer as _transfer  # noqa: E402
+from lmrec.cli.transfer import transfer_report as _transfer_report  # noqa: E402
 from lmrec.cli.users import users_app as _users_app  # noqa: E402
 
 app.command("pretrain")(_pretrain)
 app.command("finetune")(_finetune)
+app.command("finetune-encoder")(_finetune_encoder)
 app.command("transfer")(_transfer)
+app.command("transfer-report")(_transfer_report)
 app.command("compress")(_compress)
 app.command("serve")(_serve)
 app.add_typer(_index_app, name="index")

@@ -1,4 +1,5 @@
-"""``lmrec pretrain`` / ``lmrec finetune`` / ``lmrec transfer``: thin wrappers of :mod:`lmrec.transfer`."""
+"""``lmrec pretrain`` / ``finetune`` / ``transfer`` / ``transfer-report``: thin wrappers of
+:mod:`lmrec.transfer` and :mod:`lmrec.transfer_report`."""
 
 from __future__ import annotations
 
@@ -91,3 +92,42 @@ def transfer(from_dir: Path = typer.Option(..., "--from", help="Directory writte
     typer.echo("target training data read: 0 times (zero-shot)")
     if out is not None:
         typer.echo(f"wrote {out / 'metrics.json'}")
+
+
+def transfer_report(targets: str = typer.Option(..., "--targets", help="Comma-separated target dataset names."),
+                    sources: str = typer.Option(..., "--sources", help="Comma-separated source dataset names "
+                                                                       "(pairs with source = target are skipped)."),
+                    out: Path = typer.Option(..., "--out", help="Directory for transfer_report.{json,md} and "
+                                                                "transfer_heatmap.png."),
+                    gains: Optional[Path] = typer.Option(None, "--gains", help="Results JSON whose rows name a "
+                                                         "'source'/'sources': the gain column."),
+                    gain_metric: str = typer.Option("ndcg@10", "--gain-metric", help="Metric of the gain."),
+                    baseline_model: Optional[str] = typer.Option(None, "--baseline-model",
+                                                                 help="Model of the baseline rows in --gains "
+                                                                      "(needed when several qualify)."),
+                    pretrained: Optional[Path] = typer.Option(None, "--pretrained",
+                                                              help="`lmrec pretrain` UniSRec directory: per-domain "
+                                                                   "MoE expert usage."),
+                    encoder: Optional[str] = typer.Option(None, help="Encoder name or local path (default: "
+                                                                     "all-MiniLM-L6-v2)."),
+                    data_dir: Optional[str] = DataDir,
+                    cache_dir: Optional[str] = typer.Option(None, help="Embedding cache (default $LMREC_CACHE_DIR)."),
+                    threshold: float = typer.Option(0.8, help="Cosine at which a target item's nearest source "
+                                                              "item counts as close."),
+                    seed: int = typer.Option(0, help="Seed of the MMD subsample.")) -> None:
+    """Source → target matrix of item-text similarity (centroid cosine, MMD, nearest-neighbour share),
+    transfer gains and MoE expert usage; writes OUT/transfer_report.{json,md} and a heat-map PNG."""
+    from lmrec.transfer_report import run_transfer_report
+
+    try:
+        _, paths = run_transfer_report(targets.split(","), sources.split(","), out, gains=gains,
+                                       gain_metric=gain_metric, baseline_model=baseline_model,
+                                       pretrained=pretrained, encoder=encoder, data_dir=data_dir,
+                                       cache_dir=cache_dir, threshold=threshold, seed=seed, echo=typer.echo)
+    except USER_ERRORS as exc:
+        _fail(exc)
+    for kind in ("json", "md", "png"):
+        if paths[kind] is not None:
+            typer.echo(f"wrote {paths[kind]}")
+    if paths["png"] is None:
+        typer.echo("note: heat-map skipped: matplotlib is not installed (pip install 'lmrec[bench]')", err=True)

@@ -333,3 +333,26 @@ def item_text(value: Any) -> str:
     then ``""`` when it carries no information (:func:`is_uninformative_text`)."""
     text = render_value(value)
     return "" if is_uninformative_text(text) else text
+
+
+def dataset_item_template(dataset: Any, fields: Iterable[str] | None = None, *,
+                          with_field_names: bool = False) -> TextTemplate:
+    """The item text template of ``dataset`` (a :class:`~lmrec.data.dataset.RecDataset`; not
+    imported here, ``dataset`` imports this module): ``fields`` (default: the dataset's own
+    ``text_fields``), optionally prefixed with their names.
+
+    The one place every job builds its template from (:func:`lmrec.pipeline.item_template`,
+    :func:`lmrec.training.encoder_finetune.finetune_encoder`), so an encoder tuned on a dataset's
+    texts sees exactly the texts the pipeline encodes.
+
+    Raises
+    ------
+    ValueError
+        If a field is not a column of ``dataset.items`` (the available columns are listed).
+    """
+    names = list(fields or dataset.text_fields)
+    unknown = [f for f in names if f not in dataset.items.columns]
+    if unknown:
+        raise ValueError(f"dataset {dataset.name!r} has no item field(s) {unknown}; "
+                         f"available: {list(dataset.items.columns)}")
+    return TextTemplate(tuple(names), with_field_names=with_field_names)

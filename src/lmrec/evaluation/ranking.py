@@ -79,6 +79,7 @@ def evaluate_ranking(
     batch_size: int = 256,
     item_slices: Mapping[str, np.ndarray] | None = None,
     case_slices: Mapping[str, np.ndarray] | None = None,
+    return_per_case: bool = False,
 ) -> dict[str, Any]:
     """Rank every case's targets with ``score_fn`` and average Recall/NDCG/MRR/HitRate@K.
 
@@ -119,6 +120,9 @@ def evaluate_ranking(
     case_slices:
         ``{name: bool [n_cases]}``: per slice, only the selected cases (see
         :func:`history_length_slices`).
+    return_per_case:
+        Also return ``"per_case"``: ``{metric: float64 [n_cases]}`` in case order (for paired
+        comparisons of two models on the same cases, e.g. a bootstrap interval of the difference).
 
     Returns
     -------
@@ -234,6 +238,8 @@ def evaluate_ranking(
             "n_targets": int(counts[case_mask].sum()),
             "metrics": _summarise(per_case, case_mask),
         }
+    if return_per_case:
+        result["per_case"] = per_case
     return result
 
 

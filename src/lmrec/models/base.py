@@ -21,6 +21,7 @@ from lmrec.io import save_atomic_npy
 
 if TYPE_CHECKING:  # pragma: no cover
     from lmrec.data.dataset import RecDataset
+    from lmrec.features.fields import ItemFields
 
 
 @dataclass
@@ -44,12 +45,17 @@ class TrainData:
         Explicit ratings aligned with the split (:func:`lmrec.models.multitask.split_ratings`),
         filled in by the pipeline for models whose :meth:`Recommender.extra_train_data` asks for
         them; else ``None``.
+    item_fields:
+        Per-field text vectors (:class:`lmrec.features.fields.ItemFields`: ``float32 [n_items,
+        n_fields, dim]`` + ``bool [n_items, n_fields]`` mask) for models that attend over item
+        fields (``field_aggregation="attention"``: sasrec-text, sasrec-text-id); else ``None``.
 
     Raises
     ------
     ValueError
         If ``item_vectors`` is not a 2-D array or holds NaN/inf (the first bad row is named: a
-        broken encoder or a damaged ``.npy`` would otherwise train silently into NaN scores).
+        broken encoder or a damaged ``.npy`` would otherwise train silently into NaN scores), or
+        ``item_fields`` has another number of items than ``item_vectors``.
     """
 
     split: Split
@@ -59,8 +65,13 @@ class TrainData:
     exclude_history: bool = True
     show_progress: bool = False
     ratings: Any = None
+    item_fields: "ItemFields | None" = None
 
     def __post_init__(self) -> None:
+        if self.item_fields is not None and self.item_vectors is not None \
+                and self.item_fields.n_items != len(self.item_vectors):
+            raise ValueError(f"item_fields has {self.item_fields.n_items} items but item_vectors "
+                             f"{len(self.item_vectors)}; encode both from the same catalog")
         if self.item_vectors is None:
             return
         v = np.asarray(self.item_vectors)

@@ -86,6 +86,8 @@ class Fusion(Recommender):
         As :class:`~lmrec.models.sasrec.SASRec` (full softmax, early stopping on valid NDCG@10).
     train_negatives:
         ``"all"`` or ``"train_items"`` (see SASRec).
+    train_target:
+        ``"auto"``, ``"all-positions"`` or ``"last"`` (RecBole's prefix augmentation; see SASRec).
 
     Attributes
     ----------
@@ -102,12 +104,15 @@ class Fusion(Recommender):
     def __init__(self, hidden: int = 64, n_layers: int = 2, n_heads: int = 2, inner: int = 256,
                  dropout: float = 0.5, max_len: int = 50, lr: float = 2e-3, weight_decay: float = 0.0,
                  batch_size: int = 128, epochs: int = 200, patience: int = 10, max_train_seconds: float = 0.0,
-                 train_negatives: str = "all"):
+                 train_negatives: str = "all", train_target: str = "all-positions"):
+        if train_target not in ("auto", "all-positions", "last"):
+            raise ValueError(f"train_target must be 'auto', 'all-positions' or 'last', got {train_target!r}")
         if hidden % n_heads:
             raise ValueError(f"Fusion hidden ({hidden}) must be divisible by n_heads ({n_heads})")
         super().__init__(hidden=hidden, n_layers=n_layers, n_heads=n_heads, inner=inner, dropout=dropout,
                          max_len=max_len, lr=lr, weight_decay=weight_decay, batch_size=batch_size, epochs=epochs,
-                         patience=patience, max_train_seconds=max_train_seconds, train_negatives=train_negatives)
+                         patience=patience, max_train_seconds=max_train_seconds, train_negatives=train_negatives,
+                         train_target=train_target)
         self.n_domains_ = 1
 
     def _build(self, text: np.ndarray, warm: np.ndarray, n_target: int) -> None:

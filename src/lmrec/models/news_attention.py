@@ -28,12 +28,16 @@ class AdditiveAttention(nn.Module):
         self.proj = nn.Linear(dim, query_dim)
         self.query = nn.Linear(query_dim, 1, bias=False)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``x`` ``[b, n, d]``, ``mask`` ``[b, n]`` bool (True = real; each row needs one) → ``[b, d]``."""
+    def weights(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The attention weights ``a``: ``x`` ``[b, n, d]``, ``mask`` ``[b, n]`` bool (True = real;
+        each row needs one) → ``[b, n]``, zero on masked positions, each row summing to 1."""
         logits = self.query(torch.tanh(self.proj(x))).squeeze(-1)
         logits = logits.masked_fill(~mask, float("-inf"))
-        weights = torch.softmax(logits, dim=-1)
-        return torch.einsum("bn,bnd->bd", weights, x)
+        return torch.softmax(logits, dim=-1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[b, n, d]``, ``mask`` ``[b, n]`` bool (True = real; each row needs one) → ``[b, d]``."""
+        return torch.einsum("bn,bnd->bd", self.weights(x, mask), x)
 
 
 class UserEncoder(nn.Module):

@@ -95,13 +95,19 @@ def _defaults(cls, fixed: dict[str, Any]) -> dict[str, Any]:
             if k != "self" and k not in fixed and v.kind in (v.POSITIONAL_OR_KEYWORD, v.KEYWORD_ONLY)}
 
 
-def load_recommender(path: str | Path, item_vectors: np.ndarray | None = None) -> Recommender:
+def load_recommender(path: str | Path, item_vectors: np.ndarray | None = None, item_fields: Any = None
+                     ) -> Recommender:
     """Load a model saved with :meth:`Recommender.save` from directory ``path``.
+
+    ``item_fields`` (:class:`lmrec.features.fields.ItemFields`) is passed to models that attend
+    over per-field item vectors (SASRec trained with ``field_aggregation="attention"``).
 
     Raises
     ------
     FileNotFoundError
         If ``path/config.json`` does not exist.
+    ValueError
+        For an unknown model type, or ``item_fields`` given to a model that reads none.
     """
     path = Path(path)
     cfg_path = path / "config.json"
@@ -113,5 +119,13 @@ def load_recommender(path: str | Path, item_vectors: np.ndarray | None = None) -
     if cls is None:
         raise ValueError(f"{cfg_path}: unknown model type {cfg['model']!r}")
     model = cls(**cfg["config"])
-    model._load_weights(path, item_vectors)
+    if item_fields is None:
+        model._load_weights(path, item_vectors)
+        return model
+    import inspect
+
+    if "item_fields" not in inspect.signature(model._load_weights).parameters:
+        raise ValueError(f"{cfg_path}: model {cfg['model']!r} does not read per-field item vectors; "
+                         "load it without item_fields (field_aggregation 'template' or 'mean')")
+    model._load_weights(path, item_vectors, item_fields=item_fields)
     return model

@@ -17,6 +17,11 @@ Item inputs (``item_input``):
 ``"text-id"``
     the sum of both; the ID part is zeroed for items without training interactions, so cold
     items fall back to their text.
+
+With per-field text vectors (``field_aggregation="attention"``, :mod:`lmrec.features.fields`)
+the text part of an item is ``Σ_f a_{i,f} · text_proj(x_{i,f})`` with ``a_{i,·}`` the softmax,
+over the fields item ``i`` has, of ``q · tanh(W x_{i,f} + b)`` — the additive attention of the
+NRMS / PLM-NR news encoders (Wu et al., EMNLP 2019; SIGIR 2021), here over an item's fields.
 """
 
 from __future__ import annotations
@@ -55,10 +60,35 @@ def standardize_text_vectors(vectors: np.ndarray) -> np.ndarray:
     return out
 
 
+def standardize_field_vectors(vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """:func:`standardize_text_vectors` applied to each field on its own: ``float32 [n_items,
+    n_fields, dim]`` in and out, statistics of field ``f`` over the items that have it
+    (``mask`` ``bool [n_items, n_fields]``); absent fields stay zero."""
+    x = np.asarray(vectors, dtype=np.float32)
+    m = np.asarray(mask, dtype=bool)
+    out = np.zeros_like(x)
+    for f in range(x.shape[1]):
+        rows = m[:, f]
+        if rows.sum() < 2:
+            out[rows, f] = x[rows, f]
+            continue
+        mean = x[rows, f].mean(axis=0)
+        std = x[rows, f].std(axis=0) + 1e-6
+        out[rows, f] = (x[rows, f] - mean) / std
+    return out
+
+
 def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | None, hidden: int, n_layers: int,
                      n_heads: int, inner: int, dropout: float, max_len: int, warm_items: np.ndarray | None,
-                     text_norm: str = "standardize"):
-    """Create the PyTorch module (defined lazily so importing this file does not import torch)."""
+                     text_norm: str = "standardize", init: str = "torch", fusion: str = "sum",
+                     field_vectors: np.ndarray | None = None, field_mask: np.ndarray | None = None,
+                     positions: str = "end"):
+    """Create the PyTorch module (defined lazily so importing this file does not import torch).
+
+    ``field_vectors`` (``float32 [n_items, n_fields, dim]``) with ``field_mask`` (``bool
+    [n_items, n_fields]``) make the text input an additive attention over the item's fields
+    (module docstring); then ``text_vectors`` is not read.
+    """
     import torch
     from torch import nn
 
@@ -80,13 +110,35 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
                 warm = torch.ones(n_items + 1) if warm_items is None else \
                     torch.cat([torch.zeros(1), torch.as_tensor(warm_items, dtype=torch.float32)])
                 self.register_buffer("id_mask", warm.unsqueeze(1), persistent=False)
-            if "text" in item_input:
+            self.field_attention = None
+            if field_vectors is not None and "text" not in item_input:
+                raise ValueError(f"SASRec item_input={item_input!r} reads no text, so it cannot attend over "
+                                 "item fields")
+            if "text" in item_input and field_vectors is not None:
+                from lmrec.models.news_attention import AdditiveAttention
+
+                fm = np.asarray(field_mask, dtype=bool)
+                fv = torch.as_tensor(standardize_field_vectors(field_vectors, fm) if text_norm == "standardize"
+                                     else np.asarray(field_vectors, dtype=np.float32) * fm[:, :, None])
+                n_fields, dim_text = fv.shape[1], fv.shape[2]
+                self.register_buffer("fields", torch.cat([torch.zeros(1, n_fields, dim_text), fv]), persistent=False)
+                self.register_buffer("field_mask", torch.cat([torch.zeros(1, n_fields, dtype=torch.bool),
+                                                              torch.as_tensor(fm)]), persistent=False)
+                self.field_attention = AdditiveAttention(dim_text, query_dim=hidden)
+                # ``text`` (mean of the present fields) only tells which items have text (non-zero row)
+                count = self.field_mask.sum(1, keepdim=True).clamp(min=1)
+                self.register_buffer("text", self.fields.sum(1) / count, persistent=False)
+                self.text_proj = nn.Linear(dim_text, hidden)
+            elif "text" in item_input:
                 if text_vectors is None:
                     raise ValueError(f"SASRec item_input={item_input!r} needs item text vectors")
                 tv = torch.as_tensor(standardize_text_vectors(text_vectors) if text_norm == "standardize"
                                      else np.asarray(text_vectors, dtype=np.float32))
                 self.register_buffer("text", torch.cat([torch.zeros(1, tv.shape[1]), tv]), persistent=False)
                 self.text_proj = nn.Linear(tv.shape[1], hidden)
+            self.fusion = fusion
+            if item_input == "text-id" and fusion == "concat":  # [text ; id] → hidden
+                self.fuse = nn.Linear(2 * hidden, hidden)
             self.pos_emb = nn.Embedding(max_len, hidden)
             nn.init.normal_(self.pos_emb.weight, std=0.02)
             self.norm = nn.LayerNorm(hidden)
@@ -94,6 +146,39 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
             layer = nn.TransformerEncoderLayer(hidden, n_heads, inner, dropout, activation="gelu", batch_first=True)
             self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
             self.n_heads, self.max_len = n_heads, max_len
+            self.positions = positions
+            if init == "recbole":  # RecBole's SASRec._init_weights: N(0, 0.02) weights, zero biases
+                for m in self.modules():
+                    if isinstance(m, (nn.Linear, nn.Embedding)):
+                        nn.init.normal_(m.weight, std=0.02)
+                    if isinstance(m, nn.Linear) and m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                for name, p in self.encoder.named_parameters():
+                    if name.endswith("in_proj_weight"):
+                        nn.init.normal_(p, std=0.02)
+                    elif name.endswith("in_proj_bias"):
+                        nn.init.zeros_(p)
+                if "id" in item_input:
+                    with torch.no_grad():
+                        self.id_emb.weight[0].zero_()
+
+        def field_weights(self) -> "torch.Tensor":
+            """``float32 [n_items + 1, n_fields]`` attention weights over each item's fields: zero
+            on absent fields, rows summing to 1 (all zero for an item without any field and for
+            the padding row 0)."""
+            has = self.field_mask.any(dim=1)
+            safe = self.field_mask.clone()
+            safe[:, 0] |= ~has                   # rows without fields attend to field 0, then get zeroed
+            return self.field_attention.weights(self.fields, safe) * has[:, None]
+
+        def text_input(self) -> "torch.Tensor":
+            """``float32 [n_items + 1, dim_text]`` text input of every item: the (standardised) text
+            vector, or with per-field vectors ``Σ_f a_{i,f} x_{i,f}`` — projected by the linear
+            ``text_proj``, this is exactly ``Σ_f a_{i,f} text_proj(x_{i,f})`` since the weights sum
+            to 1 (an item without any field gets ``text_proj(0)``, like an empty template text)."""
+            if self.field_attention is None:
+                return self.text
+            return torch.einsum("nf,nfd->nd", self.field_weights(), self.fields)
 
         def item_table(self) -> "torch.Tensor":
             """``float32 [n_items + 1, hidden]`` item representations (row 0 = padding)."""
@@ -102,15 +187,23 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
                 mask = self.id_mask if self.item_input == "text-id" else 1.0
                 parts.append(self.id_emb.weight * mask)
             if "text" in self.item_input:
-                parts.append(self.text_proj(self.text))
-            table = parts[0] if len(parts) == 1 else parts[0] + parts[1]
-            return table
+                parts.append(self.text_proj(self.text_input()))
+            if len(parts) == 1:
+                return parts[0]
+            if self.fusion == "concat":
+                table = self.fuse(torch.cat([parts[1], parts[0]], dim=-1))
+                return table * (self.id_mask + (1 - self.id_mask) * (self.text.abs().sum(1, keepdim=True) > 0))
+            return parts[0] + parts[1]
 
         def forward(self, seq: "torch.Tensor", table: "torch.Tensor | None" = None) -> "torch.Tensor":
             table = self.item_table() if table is None else table
             b, length = seq.shape
-            pos = torch.arange(self.max_len - length, self.max_len, device=seq.device)
-            x = self.drop(self.norm(table[seq] + self.pos_emb(pos)[None]))
+            if self.positions == "start":  # position t = t-th item of the row (Kang & McAuley; RecBole)
+                pos = ((seq > 0).long().cumsum(1) - 1).clamp(0, self.max_len - 1)
+                x = self.drop(self.norm(table[seq] + self.pos_emb(pos)))
+            else:  # position counted from the most recent item (the last column is always max_len - 1)
+                pos = torch.arange(self.max_len - length, self.max_len, device=seq.device)
+                x = self.drop(self.norm(table[seq] + self.pos_emb(pos)[None]))
             pad = seq == 0
             causal = torch.ones(length, length, dtype=torch.bool, device=seq.device).triu(1)
             eye = torch.eye(length, dtype=torch.bool, device=seq.device)
@@ -173,6 +266,27 @@ class SASRec(Recommender):
         (items with a training interaction). With ``"all"``, items held out as cold are
         pushed down as negatives in every step although no user could have met them — use
         ``"train_items"`` for cold-start experiments.
+    train_target:
+        ``"all-positions"``: each training window predicts the next item at every position
+        (Kang & McAuley's original objective); ``"last"``: RecBole's prefix augmentation —
+        every prefix of a training sequence is one example and only its last position is
+        trained (same (prefix → next item) pairs, each weighted once per epoch); ``"auto"``:
+        ``"last"`` when the mean training sequence is at most 20 items long, else
+        ``"all-positions"`` (prefixes cost about n / 2 times the tokens of the windows).
+    fusion:
+        How ``text-id`` combines its two item parts (both ``[n_items + 1, hidden]``): ``"sum"``
+        (UniSRec's transductive text + ID) or ``"concat"`` (``Linear([text ; id])``, 2·hidden →
+        hidden). Either way the ID part is zero for items without training interactions, so a
+        cold item is represented by its text alone.
+    positions:
+        Position embeddings counted ``"end"``: from the most recent item (the last input is
+        always position ``max_len - 1``), or ``"start"``: from the first item of the input (Kang
+        & McAuley; RecBole). With ``"start"`` and a causal mask, the state at position ``t`` of
+        a window is the state of its prefix ending at ``t``, so ``train_target="all-positions"``
+        trains the prefix-augmented examples in one pass.
+    init:
+        ``"torch"`` (PyTorch's default layer initialisation) or ``"recbole"`` (every linear and
+        embedding weight ~ N(0, 0.02), zero biases, as RecBole's SASRec).
     text_norm:
         ``"standardize"`` (per-dimension z-scores of the text vectors, see
         :func:`standardize_text_vectors`) or ``"none"``.
@@ -189,7 +303,17 @@ class SASRec(Recommender):
     def __init__(self, item_input: str = "id", hidden: int = 64, n_layers: int = 2, n_heads: int = 2,
                  inner: int = 256, dropout: float = 0.5, max_len: int = 50, lr: float = 2e-3,
                  weight_decay: float = 0.0, batch_size: int = 128, epochs: int = 200, patience: int = 10,
-                 max_train_seconds: float = 0.0, text_norm: str = "standardize", train_negatives: str = "all"):
+                 max_train_seconds: float = 0.0, text_norm: str = "standardize", train_negatives: str = "all",
+                 train_target: str = "all-positions", init: str = "torch", fusion: str = "sum",
+                 positions: str = "end"):
+        if positions not in ("start", "end"):
+            raise ValueError(f"SASRec positions must be 'start' or 'end', got {positions!r}")
+        if fusion not in ("sum", "concat"):
+            raise ValueError(f"SASRec fusion must be 'sum' or 'concat', got {fusion!r}")
+        if train_target not in ("auto", "all-positions", "last"):
+            raise ValueError(f"SASRec train_target must be 'auto', 'all-positions' or 'last', got {train_target!r}")
+        if init not in ("torch", "recbole"):
+            raise ValueError(f"SASRec init must be 'torch' or 'recbole', got {init!r}")
         if train_negatives not in ("all", "train_items"):
             raise ValueError(f"SASRec train_negatives must be 'all' or 'train_items', got {train_negatives!r}")
         if text_norm not in ("standardize", "none"):
@@ -209,7 +333,8 @@ class SASRec(Recommender):
                          dropout=dropout, max_len=max_len, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, epochs=epochs, patience=patience,
                          max_train_seconds=max_train_seconds, text_norm=text_norm,
-                         train_negatives=train_negatives)
+                         train_negatives=train_negatives, train_target=train_target, init=init,
+                         fusion=fusion, positions=positions)
 
     @property
     def needs_item_vectors(self) -> bool:  # type: ignore[override]
@@ -220,18 +345,30 @@ class SASRec(Recommender):
         """``"text"`` for sasrec-text (an item without text is a zero input), else ``"id"``."""
         return "text" if self.config["item_input"] == "text" else "id"
 
-    def _build(self, n_items: int, item_vectors: np.ndarray | None, warm: np.ndarray | None):
+    def _build(self, n_items: int, item_vectors: np.ndarray | None, warm: np.ndarray | None, item_fields=None):
         c = self.config
         self.n_items_ = n_items
         self.warm_items_ = warm
         self.net_ = build_sasrec_net(n_items, c["item_input"], item_vectors if self.needs_item_vectors else None,
                                      c["hidden"], c["n_layers"], c["n_heads"], c["inner"], c["dropout"],
-                                     c["max_len"], warm, c.get("text_norm", "none"))
+                                     c["max_len"], warm, c.get("text_norm", "none"),
+                                     c.get("init", "torch"), c.get("fusion", "sum"),
+                                     field_vectors=None if item_fields is None else item_fields.vectors,
+                                     field_mask=None if item_fields is None else item_fields.mask,
+                                     positions=c.get("positions", "end"))
 
     def fit(self, data: TrainData) -> "SASRec":
+        """Train on ``data``; with ``data.item_fields`` (per-field vectors) the text input is the
+        field attention of the module docstring.
+
+        Raises
+        ------
+        ValueError
+            If ``data.item_fields`` is given to ``sasrec-id`` (no text input).
+        """
         from lmrec.training.trainer import train_sequential
 
-        self._build(data.split.n_items, data.item_vectors, data.split.warm_items)
+        self._build(data.split.n_items, data.item_vectors, data.split.warm_items, data.item_fields)
         self.history_ = train_sequential(self, data)
         return self
 
@@ -241,10 +378,18 @@ class SASRec(Recommender):
     def _save_weights(self, path: Path) -> None:
         save_net_weights(path, self.net_, self.warm_items_)
 
-    def _load_weights(self, path: Path, item_vectors: np.ndarray | None) -> None:
+    def _load_weights(self, path: Path, item_vectors: np.ndarray | None, item_fields=None) -> None:
         state, warm = load_net_weights(path)
-        if self.needs_item_vectors and item_vectors is None:
+        if self.needs_item_vectors and item_vectors is None and item_fields is None:
             raise ValueError(f"{path}: SASRec ({self.config['item_input']}) needs the item text vectors to load")
-        n_items = int(state["id_emb.weight"].shape[0]) - 1 if "id_emb.weight" in state else len(item_vectors)
-        self._build(n_items, item_vectors, warm)
+        attends = any(k.startswith("field_attention.") for k in state)
+        if attends and item_fields is None:
+            raise ValueError(f"{path}: this SASRec attends over per-field item vectors (field_aggregation="
+                             "'attention'); load it with its run's item_field_vectors.npy / item_field_mask.npy "
+                             "(lmrec.pipeline.load_run does)")
+        if item_fields is not None and not attends:
+            raise ValueError(f"{path}: this SASRec was trained without field attention; load it without item_fields")
+        n_items = (int(state["id_emb.weight"].shape[0]) - 1 if "id_emb.weight" in state
+                   else item_fields.n_items if item_fields is not None else len(item_vectors))
+        self._build(n_items, item_vectors, warm, item_fields)
         self.net_.load_state_dict(state)

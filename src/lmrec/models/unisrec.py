@@ -227,6 +227,9 @@ class UniSRec(Recommender):
     lr, batch_size, epochs, patience, max_train_seconds, weight_decay, train_negatives:
         Fine-tuning: full softmax over the catalogue at every position (see
         :func:`lmrec.training.trainer.train_sequential`), Adam, early stopping on valid NDCG@10.
+    train_target:
+        ``"auto"``, ``"all-positions"`` or ``"last"`` (RecBole's prefix augmentation), as for
+        :class:`~lmrec.models.sasrec.SASRec`.
 
     Attributes
     ----------
@@ -245,7 +248,10 @@ class UniSRec(Recommender):
                  n_layers: int = 2, n_heads: int = 2, inner: int = 256, dropout: float = 0.5, max_len: int = 50,
                  n_experts: int = 8, adaptor_dropout: float = 0.2, temperature: float = 0.07, lr: float = 1e-3,
                  weight_decay: float = 0.0, batch_size: int = 256, epochs: int = 100, patience: int = 5,
-                 max_train_seconds: float = 0.0, train_negatives: str = "all", pretrained_from: str | None = None):
+                 max_train_seconds: float = 0.0, train_negatives: str = "all", pretrained_from: str | None = None,
+                 train_target: str = "all-positions"):
+        if train_target not in ("auto", "all-positions", "last"):
+            raise ValueError(f"train_target must be 'auto', 'all-positions' or 'last', got {train_target!r}")
         if mode not in MODES:
             raise ValueError(f"UniSRec mode must be one of {MODES}, got {mode!r}")
         if not isinstance(freeze_transformer, bool):
@@ -259,7 +265,7 @@ class UniSRec(Recommender):
                          adaptor_dropout=adaptor_dropout, temperature=temperature, lr=lr,
                          weight_decay=weight_decay, batch_size=batch_size, epochs=epochs, patience=patience,
                          max_train_seconds=max_train_seconds, train_negatives=train_negatives,
-                         pretrained_from=pretrained_from)
+                         pretrained_from=pretrained_from, train_target=train_target)
         self.init_state_: dict[str, torch.Tensor] | None = None
 
     @classmethod

@@ -22,7 +22,9 @@ text vector standardised with the *run's* per-dimension statistics (those the mo
 with, :func:`lmrec.models.sasrec.standardize_text_vectors`); an item without training
 interactions has no ID part in ``sasrec-text-id`` either, exactly as for the run's cold items.
 ``sasrec-id`` has no text input: its items can be served but none can be added, and profile
-text is refused. Other models (``pop``) have no item representation and are not served.
+text is refused. A SASRec trained with ``field_aggregation="attention"`` (per-field vectors)
+serves its own items, but refuses new items and profile text: one text is not its input.
+Other models (``pop``) have no item representation and are not served.
 """
 
 from __future__ import annotations
@@ -112,6 +114,10 @@ class ItemSpace:
         x = np.asarray(text_vectors, dtype=np.float32)
         if self.kind in TEXT_KNN_MODELS:
             return _normalise(x)
+        if getattr(self.net, "field_attention", None) is not None:
+            raise ValueError("this run's SASRec attends over per-field item vectors (field_aggregation 'attention'), "
+                             "so one text cannot be represented like its items; new items and profile text need a "
+                             "run trained with --field-aggregation template or mean")
         import torch
 
         z = (x - self._mean) / self._std

@@ -23,6 +23,18 @@ def training_windows(train: list[np.ndarray], max_len: int) -> list[np.ndarray]:
     return out
 
 
+def training_prefixes(train: list[np.ndarray], max_len: int) -> list[np.ndarray]:
+    """RecBole's prefix augmentation: for every position ``t ≥ 1`` of every train sequence, the
+    window ``s[max(0, t - max_len) : t + 1]`` (history of at most ``max_len`` items + its next
+    item); trained at its last position only."""
+    out = []
+    for s in train:
+        s = np.asarray(s, dtype=np.int64)
+        for t in range(1, len(s)):
+            out.append(s[max(0, t - max_len):t + 1])
+    return out
+
+
 def left_pad(seqs: list[np.ndarray], max_len: int, shift: int = 1) -> np.ndarray:
     """Right-align the last ``max_len`` items of each sequence into an ``int64 [b, L]`` array.
 

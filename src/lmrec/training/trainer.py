@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from lmrec.training.early_stopping import EarlyStopping
-from lmrec.training.sequences import left_pad, training_windows
+from lmrec.training.sequences import left_pad, training_prefixes, training_windows
 
 VALID_METRIC = "ndcg@10"
 
@@ -59,23 +59,42 @@ def length_bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def next_item_loss(net, seq, table, candidates=None, position=None):
+def next_item_loss(net, seq, table, candidates=None, position=None, last_only: bool = False):
     """Mean softmax cross-entropy of next-item prediction over all non-padding positions.
 
     ``seq``: ``int64 [b, L + 1]`` right-aligned windows (0 = padding, item ``i`` as ``i + 1``).
     Inputs are ``seq[:, :-1]``, targets ``seq[:, 1:]``; logits ``[n_positions, n_candidates]``.
     ``candidates`` (``int64 [n_candidates]`` item indices) restricts the softmax, e.g. to the
     items that exist at training time; ``position`` (``int64 [n_items]``) maps an item index
-    to its column among the candidates. ``None``: all catalog items.
+    to its column among the candidates. ``None``: all catalog items. ``last_only``: train only
+    the last position of each window (RecBole's prefix-augmented objective).
     """
     import torch.nn.functional as F
 
     inputs, targets = seq[:, :-1], seq[:, 1:]
     h = net(inputs, table)
     keep = (targets > 0) & (inputs > 0)
+    if last_only:
+        keep[:, :-1] = False
     items = table[1:] if candidates is None else table[1:][candidates]
     labels = targets[keep] - 1 if position is None else position[targets[keep] - 1]
     return F.cross_entropy(h[keep] @ items.T, labels)
+
+
+#: ``train_target="auto"`` trains RecBole's prefix-augmented last-position objective when the mean
+#: training sequence (cut to ``max_len``) is at most this long, else every position of each window:
+#: the prefixes of a sequence of length n cost about n / 2 times the tokens of its windows.
+AUTO_PREFIX_MAX_MEAN_LEN = 20
+
+
+def resolve_train_target(target: str, train: list[np.ndarray], max_len: int) -> str:
+    """``"last"`` or ``"all-positions"`` for a model's ``train_target`` (``"auto"`` decided by
+    the mean length of the training sequences, capped at ``max_len``; see
+    :data:`AUTO_PREFIX_MAX_MEAN_LEN`)."""
+    if target != "auto":
+        return target
+    lengths = [min(len(s), max_len) for s in train if len(s) >= 2]
+    return "last" if lengths and float(np.mean(lengths)) <= AUTO_PREFIX_MAX_MEAN_LEN else "all-positions"
 
 
 def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
@@ -86,7 +105,8 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
 
     History keys: ``epochs`` (list of ``{"epoch", "loss", "valid_ndcg@10", "seconds"}``),
     ``best_epoch``, ``best_valid_ndcg@10``, ``stopped`` (``"patience" | "epochs" | "time"``),
-    ``n_windows``, ``train_seconds``.
+    ``n_windows`` (training examples), ``train_target`` (``"last"`` or ``"all-positions"``, after
+    resolving ``"auto"``), ``train_seconds``.
     """
     import torch
 
@@ -101,7 +121,9 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
     if dist.enabled:  # dropout noise per rank; rank 0 keeps the single-process stream
         torch.manual_seed(data.seed + dist.rank)
     rng = np.random.default_rng(data.seed)
-    windows = training_windows(data.split.train, cfg["max_len"])
+    target = resolve_train_target(cfg.get("train_target", "all-positions"), data.split.train, cfg["max_len"])
+    last_only = target == "last"
+    windows = (training_prefixes if last_only else training_windows)(data.split.train, cfg["max_len"])
     if not windows:
         raise ValueError("no training sequence has 2 or more items; SASRec cannot be trained on this split")
     lengths = np.array([len(w) for w in windows])
@@ -114,7 +136,7 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
         position = torch.from_numpy(pos)
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     stopper = EarlyStopping(patience=cfg["patience"])
-    history: dict[str, Any] = {"epochs": [], "n_windows": len(windows)}
+    history: dict[str, Any] = {"epochs": [], "n_windows": len(windows), "train_target": target}
     start = time.perf_counter()
     stopped = "epochs"
     bs = cfg["batch_size"]
@@ -125,7 +147,7 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
         for idx in dist.shard(length_bucketed_batches(lengths, bs, rng)):  # this rank's slice of each batch
             batch = [windows[i] for i in idx]
             seq = torch.from_numpy(left_pad(batch, cfg["max_len"] + 1))
-            loss = next_item_loss(train_net, seq, net.item_table(), candidates, position)
+            loss = next_item_loss(train_net, seq, net.item_table(), candidates, position, last_only)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
