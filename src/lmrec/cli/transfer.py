@@ -29,16 +29,24 @@ def pretrain(domains: str = typer.Option(..., "--domains", help="Comma-separated
              encoder: Optional[str] = typer.Option(None, help="Encoder name or local path."),
              data_dir: Optional[str] = DataDir,
              max_users_per_domain: Optional[int] = typer.Option(None, help="Sample at most this many users per domain."),
-             epochs: int = typer.Option(10, help="Pre-training epochs."),
+             epochs: int = typer.Option(100, help="Epoch cap (early stopping usually ends sooner)."),
+             patience: int = typer.Option(10, help="Stop after N epochs without a better held-out NDCG@10 (0 = off)."),
+             valid_users: int = typer.Option(500, help="Held-out users per source domain (≤ 10 % of its users; "
+                                                       "0 = no validation)."),
+             checkpoint: Optional[Path] = typer.Option(None, "--checkpoint",
+                                                       help="Resumable checkpoint, written after every epoch; rerun "
+                                                            "the same command to resume."),
              max_train_seconds: float = typer.Option(0.0, help="Wall-time budget in seconds (0 = none)."),
              seed: int = typer.Option(0, help="Seed for everything.")) -> None:
-    """Pre-train UniSRec (or ZESRec) on several domains at once; writes OUT/config.json + weights."""
+    """Pre-train UniSRec (or ZESRec) on several domains at once, to convergence on held-out source
+    users; writes OUT/config.json + weights."""
     from lmrec.transfer import run_pretrain
 
     try:
         path = run_pretrain([d.strip() for d in domains.split(",") if d.strip()], out, model=model, target=target,
                             encoder=encoder, data_dir=data_dir, max_users_per_domain=max_users_per_domain,
-                            epochs=epochs, max_train_seconds=max_train_seconds, seed=seed, echo=typer.echo)
+                            epochs=epochs, patience=patience, valid_users=valid_users, checkpoint=checkpoint,
+                            max_train_seconds=max_train_seconds, seed=seed, echo=typer.echo)
     except USER_ERRORS as exc:
         _fail(exc)
     typer.echo(f"wrote {path}")

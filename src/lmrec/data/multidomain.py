@@ -17,6 +17,8 @@ any :class:`~lmrec.data.dataset.RecDataset` objects (a dataset whose interaction
 titles) — e.g. ``amazon-lcrec/Scientific`` vs ``amazon-unisrec-scientific`` are the same products —
 and returns what it checked. Items without text whose source has review text (Amazon
 Appliances) get their text from their reviews (:func:`review_text_fallback`).
+:func:`hold_out_source_users` removes a seeded set of users per domain from pre-training and
+turns them into leave-one-out validation cases (model selection on source data only).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from lmrec.data.dataset import RecDataset
+from lmrec.data.evalset import EvalSet
 from lmrec.data.idmap import IdMap
 from lmrec.data.text import TextTemplate, is_missing, is_placeholder, render_value
 
@@ -375,3 +378,107 @@ def word_drop(texts: list[str], p: float, rng: np.random.Generator) -> list[str]
             keep[rng.integers(len(words))] = True
         out.append(" ".join(w for w, k in zip(words, keep) if k))
     return out
+
+
+# ---------------------------------------------------------------------------------- held-out source users
+@dataclass
+class SourceHoldout:
+    """Training sequences of a :class:`MultiDomainDataset` minus a seeded set of held-out users.
+
+    Made by :func:`hold_out_source_users`; used by both UniSRec and ZESRec pre-training for
+    validation and early stopping, so the two models select on the same cases.
+
+    Attributes
+    ----------
+    train:
+        Sequences of the users *not* held out, ``int64`` **global** item indices (the
+        pre-training data; a held-out user contributes nothing to it).
+    train_domain:
+        ``int64 [len(train)]`` domain number of each training sequence.
+    valid:
+        One :class:`~lmrec.data.evalset.EvalSet` per domain (``len(domains)``, possibly empty):
+        history = the held-out user's sequence without its last item, target = its last item,
+        both in the domain's **local** item indices (``0..n_d-1``); ``users`` are the
+        positions of the held-out users in ``Domain.train``.
+    domains:
+        ``[(name, offset, n_items)]`` per domain, so a scorer can take the domain's rows of
+        the global text table (``offset:offset + n_items``) — full ranking within the target's
+        own domain, history items kept (RecBole's full sort).
+    report:
+        ``{"seed", "n_users_per_domain", "max_share", "min_len", "n_valid": {name: n},
+        "n_train_sequences"}``.
+    """
+
+    train: list[np.ndarray]
+    train_domain: np.ndarray
+    valid: list[EvalSet]
+    domains: list[tuple[str, int, int]]
+    report: dict[str, Any]
+
+    @property
+    def n_valid(self) -> int:
+        """Held-out users over all domains."""
+        return sum(len(v) for v in self.valid)
+
+
+def hold_out_source_users(md: MultiDomainDataset, n_users: int = 500, *, seed: int = 0, max_share: float = 0.1,
+                          min_len: int = 3) -> SourceHoldout:
+    """Remove a seeded set of users per source domain from pre-training, for validation.
+
+    In every domain, ``min(n_users, floor(max_share · n_domain_users))`` users are drawn
+    without replacement (``numpy.random.default_rng([seed, 7, domain number])``) among those
+    whose sequence has at least ``min_len`` items; each one's last item is predicted from the
+    rest (leave-one-out on the *source* training parts, never on a target). The same ``md``
+    and ``seed`` always give the same split, whatever the model.
+
+    Parameters
+    ----------
+    md:
+        The source domains.
+    n_users:
+        Held-out users per domain before the cap (``0``: no validation, every user trains).
+    seed:
+        The run's seed.
+    max_share:
+        Cap on the held-out share of a domain's users, in ``[0, 1)``.
+    min_len:
+        Shortest eligible sequence (``≥ 2``; 3 leaves every held-out case a history of ≥ 2 items).
+
+    Returns
+    -------
+    :class:`SourceHoldout`.
+
+    Raises
+    ------
+    ValueError
+        If ``n_users < 0``, ``max_share`` is not in ``[0, 1)`` or ``min_len < 2``.
+    """
+    if n_users < 0:
+        raise ValueError(f"held-out users per domain must be ≥ 0, got {n_users}")
+    if not 0.0 <= max_share < 1.0:
+        raise ValueError(f"max_share of held-out users must be in [0, 1), got {max_share}")
+    if min_len < 2:
+        raise ValueError(f"held-out sequences need ≥ 2 items (history + target), got min_len={min_len}")
+    train: list[np.ndarray] = []
+    train_domain: list[int] = []
+    valid: list[EvalSet] = []
+    n_valid: dict[str, int] = {}
+    for k, d in enumerate(md.domains):
+        eligible = np.flatnonzero([len(s) >= min_len for s in d.train])
+        n = min(n_users, int(max_share * len(d.train) + 1e-9), len(eligible))
+        picked = np.sort(np.random.default_rng([seed, 7, k]).choice(eligible, size=n, replace=False)) \
+            if n else np.zeros(0, dtype=np.int64)
+        held = set(picked.tolist())
+        for u, s in enumerate(d.train):
+            if u not in held:
+                train.append(np.asarray(s, dtype=np.int64) + d.offset)
+                train_domain.append(k)
+        valid.append(EvalSet(picked.astype(np.int64), [np.asarray(d.train[u][:-1], dtype=np.int64) for u in picked],
+                             [np.asarray(d.train[u][-1:], dtype=np.int64) for u in picked]))
+        n_valid[d.name] = int(n)
+    report = {"seed": int(seed), "n_users_per_domain": int(n_users), "max_share": max_share, "min_len": int(min_len),
+              "n_valid": n_valid, "n_train_sequences": len(train),
+              "protocol": "held-out source users: last item from the rest, full ranking within its own domain, "
+                          "history kept"}
+    return SourceHoldout(train, np.asarray(train_domain, dtype=np.int64), valid,
+                         [(d.name, d.offset, d.n_items) for d in md.domains], report)

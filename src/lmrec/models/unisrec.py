@@ -355,12 +355,17 @@ def pretrain_unisrec(md, vectors: np.ndarray, aug_vectors: np.ndarray, cfg: Pret
     Returns
     -------
     :class:`~lmrec.models.pretrained.PretrainedModel` of kind ``"unisrec"`` whose
-    ``pretraining`` report holds per-epoch losses, examples, wall time and ``md.describe()``.
+    ``pretraining`` report holds ``config``, ``domains`` (``md.describe()``) and ``training``:
+    the history of :func:`~lmrec.training.pretrain.train_unisrec_contrastive` (per-epoch losses
+    and held-out Recall/NDCG@10 from epoch -1 = untrained, ``best_epoch``, ``stopped``,
+    ``seconds_per_epoch``, ``peak_rss_mib``, ``n_valid_per_domain``). The weights are those of
+    the best epoch on the held-out source users (``cfg.valid_users``, ``cfg.patience``);
+    ``cfg.checkpoint_path`` makes the run resumable.
 
     Raises
     ------
     ValueError
-        If the vectors do not have the shapes above.
+        If the vectors do not have the shapes above, or the checkpoint belongs to another run.
     FloatingPointError
         If the loss diverges.
     """

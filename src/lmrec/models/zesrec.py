@@ -203,41 +203,43 @@ class ZESRec(Recommender):
 # ------------------------------------------------------------------ multi-domain pre-training
 
 def pretrain_zesrec(md, vectors: np.ndarray, cfg: PretrainConfig, *, encoder_identity: dict[str, Any],
-                    encoder_hash: str, valid_fraction: float = 0.1, show_progress: bool = False):
+                    encoder_hash: str, show_progress: bool = False):
     """Train ZESRec on every domain of ``md`` (source domains only); returns a ``PretrainedModel``.
 
-    A seeded ``valid_fraction`` of the source sequences (length ≥ 3) is held out: the epoch (or
-    the untrained net) with the best Recall@10 on them, ranking within the sequence's own
-    domain, is kept (:func:`lmrec.training.pretrain.train_zesrec`). Model selection therefore
-    uses source data only.
+    The same held-out source users as UniSRec pre-training
+    (:func:`lmrec.data.multidomain.hold_out_source_users` with ``cfg.valid_users`` and
+    ``cfg.seed``) are removed from training; early stopping on their NDCG@10 (ranking within
+    their own domain, ``cfg.patience``, epoch cap ``cfg.epochs``) keeps the best epoch or the
+    untrained net (:func:`lmrec.training.pretrain.train_zesrec`). Model selection therefore uses
+    source data only. ``cfg.checkpoint_path`` makes the run resumable.
 
     ``md`` is a :class:`~lmrec.data.multidomain.MultiDomainDataset`, ``vectors`` its
     ``float32 [md.n_items, dim]`` text vectors; ``encoder_identity`` / ``encoder_hash`` name the
-    encoder that made them (stored with the weights).
+    encoder that made them (stored with the weights). The ``pretraining`` report's ``training``
+    holds the history (per-epoch rows, ``best_epoch``, ``stopped``, ``peak_rss_mib``,
+    ``n_valid_per_domain``).
 
     Raises
     ------
     ValueError
-        If ``valid_fraction`` is not in ``[0, 1)`` or no source sequence has 2 or more items.
+        If no source sequence has 2 or more items, or the checkpoint belongs to another run.
     """
+    from lmrec.data.multidomain import hold_out_source_users
     from lmrec.models.pretrained import PretrainedModel
-    from lmrec.training.pretrain import train_zesrec
+    from lmrec.training.pretrain import pretrain_checkpoint_key, train_zesrec
 
-    if not 0.0 <= valid_fraction < 1.0:
-        raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
     torch.manual_seed(cfg.seed)
     arch = {"hidden": cfg.zesrec_hidden, "dropout": 0.1, "max_len": cfg.max_len, "temperature": cfg.temperature}
     net = ZESRecNet(vectors.shape[1], **arch)
-    seqs, _ = md.sequences()
-    pick = np.random.default_rng([cfg.seed, 7]).random(len(seqs)) < valid_fraction
-    valid = [s for s, p in zip(seqs, pick) if p and len(s) >= 3]
-    train = [s for s, p in zip(seqs, pick) if not (p and len(s) >= 3)]
-    hist = train_zesrec(net, train, torch.from_numpy(np.asarray(vectors, dtype=np.float32)),
+    holdout = hold_out_source_users(md, cfg.valid_users, seed=cfg.seed)
+    key = pretrain_checkpoint_key("zesrec", cfg, md, vectors) if cfg.checkpoint_path else None
+    hist = train_zesrec(net, holdout.train, torch.from_numpy(np.asarray(vectors, dtype=np.float32)),
                         {"max_len": cfg.max_len, "lr": cfg.lr, "batch_size": cfg.batch_size, "epochs": cfg.epochs,
-                         "max_train_seconds": cfg.max_train_seconds}, seed=cfg.seed, valid=valid or None,
-                        item_group=md.item_domain(), show_progress=show_progress)
+                         "max_train_seconds": cfg.max_train_seconds, "patience": cfg.patience}, seed=cfg.seed,
+                        holdout=holdout, checkpoint_path=cfg.checkpoint_path, checkpoint_key=key,
+                        show_progress=show_progress)
     return PretrainedModel("zesrec", arch, {k: v.detach().clone() for k, v in net.state_dict().items()},
                            int(vectors.shape[1]), encoder_identity, encoder_hash,
                            {"config": cfg.to_dict(), "training": hist, "domains": md.describe(),
-                            "validation": f"{len(valid)} held-out source sequences (seeded {valid_fraction:.0%}), "
-                                          "Recall@10 within their own domain; best epoch kept"})
+                            "validation": f"{holdout.n_valid} held-out source users (last item from the rest), "
+                                          "NDCG@10 within their own domain; best epoch kept"})

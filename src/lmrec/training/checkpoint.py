@@ -45,3 +45,47 @@ def load_state(path: str | os.PathLike) -> dict[str, Any]:
         return load_file(str(path))
     except Exception as exc:  # safetensors raises several error types on corrupt files
         raise ValueError(f"checkpoint {path} is corrupt or truncated ({exc}); retrain or restore it") from exc
+
+
+def save_training_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write a resumable training checkpoint with ``torch.save``, atomically.
+
+    ``payload`` holds tensors, state dicts and plain Python values (it must load with
+    ``torch.load(weights_only=True)``: no numpy arrays). The file is written to
+    ``path + ".tmp"``, flushed to disk, then renamed over ``path`` (``os.replace``), so a
+    process killed while writing leaves the previous checkpoint intact.
+    """
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(payload, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_training_checkpoint` (``weights_only=True``).
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the path, when there is no checkpoint.
+    ValueError
+        When the file is corrupt, truncated or not such a checkpoint (names the file and the fix).
+    """
+    import torch
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle / zip errors differ by torch version
+        raise ValueError(f"checkpoint {path} is corrupt or truncated ({exc}); delete it to start afresh") from exc
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path} is not an lmrec training checkpoint; delete it or pass another path")
+    return payload
