@@ -330,7 +330,8 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
 
     t0 = time.perf_counter()
     seed_everything(cfg.seed)
-    if cfg.data_dir or os.environ.get("LMREC_DATA_DIR"):  # run.json keeps an absolute path
+    # run.json keeps an absolute path; a dataset passed in memory needs no data folder at all
+    if dataset is None and (cfg.data_dir or os.environ.get("LMREC_DATA_DIR")):
         cfg = replace(cfg, data_dir=str(resolve_data_dir(cfg.data_dir).resolve()))
     ds = dataset if dataset is not None else load_dataset(cfg.dataset, cfg.data_dir)
     model = create_model(cfg.model, **cfg.model_params)
