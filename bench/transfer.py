@@ -93,13 +93,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+from _cases import load_case, save_cases  # noqa: E402  (bench/_cases.py: committed per-case ranks)
 from published import pick  # noqa: E402  (bench/published.py: one list of published numbers)
 
 RESULTS = ROOT / "results"
 OUT = RESULTS / "transfer.json"
 WORK = ROOT.parent / ".cache" / "bench" / "transfer"
 TEXT_VS_ID = RESULTS / "text_vs_id.json"
-TEXT_VS_ID_CASES = ROOT.parent / ".cache" / "bench" / "text_vs_id"
+TEXT_VS_ID_CASES = RESULTS / "text_vs_id_cases"  # committed, compact (bench/_cases.py)
 TRANSFERABILITY = RESULTS / "transferability.json"
 
 SCIENTIFIC = "amazon-unisrec-scientific"
@@ -168,6 +169,14 @@ NOTES: list[str] = [
     "validation; train_s is the training time alone (validation ranking included, test ranking excluded).",
     "Peak RSS is the process's peak (ru_maxrss) when the row finished; run the pretrain stage in a process of "
     "its own for a clean number.",
+    "Status (2026-12-04): only the zero-training rows are in. The trained rows are blocked by compute: UniSRec "
+    "pre-training on Scientific's sources (Food, Kitchen, three Amazon 2018 domains, all users) takes about 885 s "
+    "an epoch on 2 CPU cores (peak RSS 5.8 GB) and had not reached its best held-out epoch after 5 epochs, so "
+    "one converged pre-training needs more than a 3-hour session, and the resumable checkpoint lives in "
+    "`.cache/`, which does not survive to the next session's machine. A probe of that unconverged pre-training "
+    "(best of 3 epochs) gave zero-shot R@10 0.0475 on Scientific, half of the last-item baseline (0.0990); it is "
+    "not a row. The in-domain fine-tuning rows alone are about 40 min each (UniSRec from scratch on Scientific: "
+    "38-48 min, text_vs_id.json), 4 models x 3 targets x 3 seeds plus the few-shot curve.",
 ]
 
 
@@ -214,7 +223,8 @@ class Paths:
     def __init__(self, out: Path):
         self.out = out
         self.work = WORK if out == OUT else out.parent / (out.stem + "_work")
-        self.cases = self.work / "cases"
+        # per-case ranks are committed beside the table (bench/_cases.py), so intervals survive the machine
+        self.cases = RESULTS / "transfer_cases" if out == OUT else self.work / "cases"
 
     def pretrained(self, target: str, kind: str, seed: int) -> Path:
         return self.work / "pretrain" / slug(target, kind, f"seed{seed}")
@@ -289,10 +299,7 @@ def _evaluate(target: Target, model, split, variant: str, seed: int, paths: Path
             "peak_rss_mib": peak_rss_mib(), **base})
         if guard is not None:
             rows[-1]["train_accesses"] = guard.accesses
-    paths.cases.mkdir(parents=True, exist_ok=True)
-    tmp = paths.case_file(target.name, variant, seed).with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **cases)
-    os.replace(tmp, paths.case_file(target.name, variant, seed))
+    save_cases(paths.case_file(target.name, variant, seed), cases)
     return rows
 
 
@@ -540,10 +547,10 @@ def _cases(paths: Paths, target: str, model: str, seeds: list[int], key: str) ->
         f = _case_path(paths, target, model, s)
         if not f.exists():
             return None
-        with np.load(f) as z:
-            if key not in z:
-                return None
-            out.append(z[key])
+        try:
+            out.append(load_case(f, key))
+        except KeyError:
+            return None
     if not out or len({len(x) for x in out}) != 1:
         return None
     return np.stack(out)
@@ -606,7 +613,8 @@ def paired(rows: list[dict], paths: Paths, previous: dict | None = None) -> dict
     """Paired bootstrap intervals (95 %, 2,000 resamples) of every comparison and metric.
 
     An interval of ``previous`` (the document's last ``paired``) is reused when the per-case
-    files behind it are unchanged, so saving after every run stays cheap.
+    files behind it are unchanged, so saving after every run stays cheap, and kept as it was when
+    they are missing (a machine without them).
     """
     from lmrec.evaluation.significance import paired_interval
 
@@ -625,6 +633,8 @@ def paired(rows: list[dict], paths: Paths, previous: dict | None = None) -> dict
             key = f"{int(hist == 'excluded')}_{metric}"
             xa, xb = _cases(paths, target, a, sa, key), _cases(paths, target, b, sb, key)
             if xa is None or xb is None or xa.shape[1] != xb.shape[1]:
+                if name in previous:  # computed where the case files were present: keep it, never drop it
+                    out[name] = previous[name]
                 continue
             iv = paired_interval(xa, xb)
             out[name] = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in iv.items()} | {

@@ -1,0 +1,103 @@
+"""bench/_cases.py and bench/text_vs_id.py's intervals: per-case ranks small enough to commit, and
+an interval that survives a machine without the case files (no data, no training)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    return module
+
+
+@pytest.fixture()
+def cases():
+    return _load("_cases")
+
+
+def _loo(rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recall@10 and NDCG@10 of one target per case at 1-based ``rank``."""
+    hit = rank <= 10
+    return hit.astype(float), np.where(hit, 1.0 / np.log2(rank + 1.0), 0.0)
+
+
+def test_leave_one_out_metrics_are_stored_as_one_byte_ranks_and_read_back_exactly(cases, tmp_path):
+    rank = np.random.default_rng(0).integers(1, 4000, 500)
+    rank[:40] = np.arange(1, 41)  # every rank of the top 10 and some beyond
+    rec, ndcg = _loo(rank)
+    f = tmp_path / "row.npz"
+    cases.save_cases(f, {"0_recall@10": rec, "0_ndcg@10": ndcg, "1_recall@10": rec, "1_ndcg@10": ndcg})
+    with np.load(f) as z:
+        assert sorted(z.files) == ["0_rank10", "1_rank10"] and z["0_rank10"].dtype == np.uint8
+    for e in "01":
+        np.testing.assert_array_equal(cases.load_case(f, f"{e}_recall@10"), rec)
+        np.testing.assert_allclose(cases.load_case(f, f"{e}_ndcg@10"), ndcg, atol=1e-12)
+    assert not list(tmp_path.glob("*.tmp*"))  # written through a temporary file
+
+
+def test_metrics_that_are_not_single_target_ranks_are_kept_as_floats(cases, tmp_path):
+    rec = np.array([0.5, 1.0, 0.0])  # several targets per case: not a rank
+    ndcg = np.array([0.4, 1.0, 0.0])
+    r1, n1 = _loo(np.array([1, 3, 20]))
+    f = tmp_path / "row.npz"
+    cases.save_cases(f, {"0_recall@10": rec, "0_ndcg@10": ndcg, "1_recall@10": r1, "1_ndcg@10": n1})
+    with np.load(f) as z:
+        assert sorted(z.files) == ["0_ndcg@10", "0_recall@10", "1_rank10"]
+    np.testing.assert_allclose(cases.load_case(f, "0_recall@10"), rec)
+    np.testing.assert_allclose(cases.load_case(f, "1_ndcg@10"), n1)
+    with pytest.raises(FileNotFoundError):
+        cases.load_case(tmp_path / "missing.npz", "0_recall@10")
+
+
+def test_an_interval_is_kept_when_its_case_files_are_gone_and_recomputed_when_they_are_back(tmp_path, monkeypatch):
+    tv = _load("text_vs_id")
+    monkeypatch.setattr(tv, "CASES", tmp_path / "cases")
+    ds = "toy"
+    rows = [{"dataset": ds, "model": m, "seed": 0} for m in ("sasrec-id", "sasrec-text")]
+    # no case files: the interval written by an earlier machine stays, the one never computed stays absent
+    name = f"{ds}|sasrec-text|kept|recall@10"
+    before = {name: {"diff": 0.25, "low": 0.1, "high": 0.4, "excludes_zero": True, "seeds": [0]}}
+    got = tv.paired({"rows": rows, "paired": before})
+    assert got == before
+    # the case files come back: the interval is recomputed from them (text hits every case, ID none)
+    hit, miss = _loo(np.ones(50, dtype=int)), _loo(np.full(50, 99))
+    tv.save_cases(tv.CASES / f"{tv.slug(ds, 'sasrec-text', 0)}.npz",
+                  {"0_recall@10": hit[0], "0_ndcg@10": hit[1], "1_recall@10": hit[0], "1_ndcg@10": hit[1]})
+    tv.save_cases(tv.CASES / f"{tv.slug(ds, 'sasrec-id', 0)}.npz",
+                  {"0_recall@10": miss[0], "0_ndcg@10": miss[1], "1_recall@10": miss[0], "1_ndcg@10": miss[1]})
+    got = tv.paired({"rows": rows, "paired": before})
+    assert got[name]["diff"] == pytest.approx(1.0) and got[name]["excludes_zero"]
+    assert set(got) == {f"{ds}|sasrec-text|{h}|{m}" for h in ("kept", "excluded") for m in ("recall@10", "ndcg@10")}
+
+
+def test_an_interval_uses_the_seeds_present_unless_an_earlier_one_covered_more(tmp_path, monkeypatch):
+    tv = _load("text_vs_id")
+    monkeypatch.setattr(tv, "CASES", tmp_path / "cases")
+    ds, name = "toy", "toy|sasrec-text|kept|recall@10"
+    rows = [{"dataset": ds, "model": m, "seed": s} for m in ("sasrec-id", "sasrec-text") for s in (0, 1, 2)]
+    hit, miss = _loo(np.ones(50, dtype=int)), _loo(np.full(50, 99))
+
+    def write(model, seed, m):
+        tv.save_cases(tv.CASES / f"{tv.slug(ds, model, seed)}.npz",
+                      {"0_recall@10": m[0], "0_ndcg@10": m[1], "1_recall@10": m[0], "1_ndcg@10": m[1]})
+
+    old = {name: {"diff": 0.25, "low": 0.1, "high": 0.4, "excludes_zero": True, "seeds": [0], "baseline_seeds": [0, 1, 2]}}
+    write("sasrec-text", 1, hit), write("sasrec-id", 0, miss)
+    assert tv.paired({"rows": rows, "paired": old})[name] == old[name]  # 1 + 1 seeds < 1 + 3: keep
+    write("sasrec-id", 1, miss), write("sasrec-id", 2, miss), write("sasrec-text", 2, hit)
+    got = tv.paired({"rows": rows, "paired": old})[name]  # 2 + 3 seeds present: recompute on them
+    assert (got["seeds"], got["baseline_seeds"], got["diff"]) == ([1, 2], [0, 1, 2], pytest.approx(1.0))
