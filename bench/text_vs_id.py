@@ -156,7 +156,8 @@ NOTES: list[str] = [
     "ID -6 %). UniSRec's MoE adaptor trained from scratch (text only, 3 seeds, 38-48 min each) reaches R@10 0.1229 / "
     "N@10 0.0648 on Scientific (history kept), above the paper's text-only level and above SASRec text+ID; its "
     "paired interval uses seeds 1-2 (seed 0's per-case ranks lived in a machine-local cache, lost before the ranks "
-    "were committed in bench/results/text_vs_id_cases/). The transductive variant is still to run. Text alone trails ID clearly on Food and ml-100k, where the last-item text baseline is also far "
+    "were committed in bench/results/text_vs_id_cases/). The transductive variant is still to run. "
+    "Text alone trails ID clearly on Food and ml-100k, where the last-item text baseline is also far "
     "below ID: titles there carry little of what predicts the next item.",
         "`train_target=auto` uses the prefix objective when the mean training sequence is at most 20 items "
     "(Amazon: 7) and every position otherwise (MovieLens: 106 items per user, where prefixes would cost ~50× "
