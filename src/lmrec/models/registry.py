@@ -20,7 +20,7 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "sasrec-text": ("lmrec.models.sasrec:SASRec", {"item_input": "text"}),
     "sasrec-text-id": ("lmrec.models.sasrec:SASRec", {"item_input": "text-id"}),
     "two-tower": ("lmrec.models.two_tower:TwoTower", {}),
-    "unisrec": ("lmrec.models.unisrec:UniSRec", {"freeze_transformer": False}),
+    "unisrec": ("lmrec.models.unisrec:UniSRec", {}),
     "zesrec": ("lmrec.models.zesrec:ZESRec", {}),
     "fusion": ("lmrec.models.fusion:Fusion", {}),
     "lightgcn": ("lmrec.models.lightgcn:LightGCN", {"item_input": "id"}),

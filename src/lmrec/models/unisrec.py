@@ -220,16 +220,26 @@ class UniSRec(Recommender):
         ``"inductive"`` (text only) or ``"transductive"`` (text + ID), see module docstring.
     freeze_transformer:
         Keep the Transformer (position embedding, LayerNorm, attention blocks) fixed while
-        fine-tuning a pre-trained model (paper default ``True``); must be ``False`` when training
-        from scratch.
+        fine-tuning trained weights (a pre-trained model or ``init_from``); default ``False``
+        (everything trains), :meth:`from_pretrained` defaults to ``True`` (the paper's
+        fine-tuning). ``True`` without trained weights raises ``ValueError``.
     hidden, n_layers, n_heads, inner, dropout, max_len, n_experts, adaptor_dropout, temperature:
         Architecture (UniSRec defaults: 300, 2, 2, 256, 0.5, 50, 8, 0.2, 0.07).
     lr, batch_size, epochs, patience, max_train_seconds, weight_decay, train_negatives:
-        Fine-tuning: full softmax over the catalogue at every position (see
-        :func:`lmrec.training.trainer.train_sequential`), Adam, early stopping on valid NDCG@10.
+        Training: full softmax over the catalogue (see
+        :func:`lmrec.training.trainer.train_sequential`), Adam, early stopping on valid NDCG@10;
+        defaults are the paper's (lr 1e-3, batch 2048, patience 10) with an epoch cap of 200.
     train_target:
-        ``"auto"``, ``"all-positions"`` or ``"last"`` (RecBole's prefix augmentation), as for
-        :class:`~lmrec.models.sasrec.SASRec`.
+        ``"auto"`` (default), ``"all-positions"`` or ``"last"`` (RecBole's prefix augmentation),
+        as for :class:`~lmrec.models.sasrec.SASRec`.
+    init_from:
+        A UniSRec trained before on the same kind of text vectors, saved by ``lmrec train --out
+        DIR`` (``DIR`` or ``DIR/model``): its adaptor and Transformer weights are the starting
+        point of this fit (its ID table, tied to its own catalogue, is not carried over). With
+        ``mode="transductive"`` on the run of an inductive model this is two-stage in-domain
+        training: text first, then text + ID — the paper's transductive fine-tuning with the
+        in-domain text model in place of the multi-domain pre-training. See
+        :func:`trained_unisrec_state`.
 
     Attributes
     ----------
@@ -244,12 +254,12 @@ class UniSRec(Recommender):
     needs_item_vectors = True
     history_input = "text"
 
-    def __init__(self, mode: str = "inductive", freeze_transformer: bool = True, hidden: int = 300,
+    def __init__(self, mode: str = "inductive", freeze_transformer: bool = False, hidden: int = 300,
                  n_layers: int = 2, n_heads: int = 2, inner: int = 256, dropout: float = 0.5, max_len: int = 50,
                  n_experts: int = 8, adaptor_dropout: float = 0.2, temperature: float = 0.07, lr: float = 1e-3,
-                 weight_decay: float = 0.0, batch_size: int = 256, epochs: int = 100, patience: int = 5,
+                 weight_decay: float = 0.0, batch_size: int = 2048, epochs: int = 200, patience: int = 10,
                  max_train_seconds: float = 0.0, train_negatives: str = "all", pretrained_from: str | None = None,
-                 train_target: str = "all-positions"):
+                 train_target: str = "auto", init_from: str | None = None):
         if train_target not in ("auto", "all-positions", "last"):
             raise ValueError(f"train_target must be 'auto', 'all-positions' or 'last', got {train_target!r}")
         if mode not in MODES:
@@ -265,7 +275,7 @@ class UniSRec(Recommender):
                          adaptor_dropout=adaptor_dropout, temperature=temperature, lr=lr,
                          weight_decay=weight_decay, batch_size=batch_size, epochs=epochs, patience=patience,
                          max_train_seconds=max_train_seconds, train_negatives=train_negatives,
-                         pretrained_from=pretrained_from, train_target=train_target)
+                         pretrained_from=pretrained_from, train_target=train_target, init_from=init_from)
         self.init_state_: dict[str, torch.Tensor] | None = None
 
     @classmethod
@@ -301,12 +311,20 @@ class UniSRec(Recommender):
 
         if data.item_vectors is None:
             raise ValueError("UniSRec needs item text vectors")
+        if self.init_state_ is None and self.config.get("init_from"):
+            self.init_state_ = trained_unisrec_state(self.config["init_from"], self.config)
         if self.init_state_ is None and self.config["freeze_transformer"]:
             raise ValueError("UniSRec from scratch cannot freeze its randomly initialised Transformer; pass "
-                             "freeze_transformer=False, or fine-tune a pre-trained model (UniSRec.from_pretrained)")
+                             "freeze_transformer=False, or start from trained weights (init_from=RUN_DIR, "
+                             "UniSRec.from_pretrained)")
         self._build(data.item_vectors, data.split.warm_items)
         if self.init_state_ is not None:
-            missing, unexpected = self.net_.load_state_dict(self.init_state_, strict=False)
+            try:
+                missing, unexpected = self.net_.load_state_dict(self.init_state_, strict=False)
+            except RuntimeError as exc:  # size mismatch: another text encoder or architecture
+                source = self.config.get("init_from") or self.config.get("pretrained_from") or "the pre-trained model"
+                raise ValueError(f"weights of {source} do not fit this UniSRec (text vectors of size "
+                                 f"{data.item_vectors.shape[1]}): {exc}") from None
             if unexpected or any(not k.startswith("id_emb") for k in missing):
                 raise ValueError(f"pre-trained weights do not fit this UniSRec: missing {missing}, "
                                  f"unexpected {unexpected}")
@@ -331,6 +349,55 @@ class UniSRec(Recommender):
         state, warm = load_net_weights(path)
         self._build(item_vectors, warm)
         self.net_.load_state_dict(state)
+
+
+ARCHITECTURE = ("hidden", "n_layers", "n_heads", "inner", "max_len", "n_experts")
+
+
+def trained_unisrec_state(path: str | Path, config: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Adaptor + Transformer weights of a UniSRec saved by :meth:`Recommender.save`, to start a fit from.
+
+    Parameters
+    ----------
+    path:
+        The model directory (``config.json`` + ``model.safetensors``) or a run directory that
+        holds it as ``model/`` (what ``lmrec train --out DIR`` writes).
+    config:
+        The config of the UniSRec that will load the weights; its architecture
+        (:data:`ARCHITECTURE` keys) must equal the saved one.
+
+    Returns
+    -------
+    ``{name: tensor}`` without the ID table (``id_emb.*``), which indexes the saved run's own
+    catalogue.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no saved model is found at ``path``.
+    ValueError
+        If the saved model is not a UniSRec or its architecture differs (the keys are named).
+    """
+    import json
+
+    root = Path(path)
+    model_dir = root / "model" if (root / "model" / "config.json").exists() else root
+    cfg_file = model_dir / "config.json"
+    if not cfg_file.exists():
+        raise FileNotFoundError(f"init_from={path}: no saved model there (expected {root}/model/config.json or "
+                                f"{root}/config.json); train one first, e.g. lmrec train --model unisrec "
+                                f"--param mode=inductive --out {root}")
+    saved = json.loads(cfg_file.read_text())
+    if saved.get("model") != "unisrec":
+        raise ValueError(f"{cfg_file}: a {saved.get('model')!r} model; init_from needs a UniSRec run")
+    differ = {k: (saved["config"].get(k), config.get(k)) for k in ARCHITECTURE
+              if saved["config"].get(k) != config.get(k)}
+    if differ:
+        raise ValueError(f"{cfg_file}: architecture differs from this UniSRec "
+                         f"({', '.join(f'{k}: saved {a} vs {b}' for k, (a, b) in differ.items())}); "
+                         "pass the saved values as parameters")
+    state, _ = load_net_weights(model_dir)
+    return {k: v for k, v in state.items() if not k.startswith("id_emb")}
 
 
 # ------------------------------------------------------------------ pre-training, fine-tuning, zero-shot
