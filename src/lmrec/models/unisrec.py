@@ -28,6 +28,7 @@ Transformer frozen (``freeze_transformer=True``, the paper's setting) or trained
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -378,8 +379,6 @@ def trained_unisrec_state(path: str | Path, config: dict[str, Any]) -> dict[str,
     ValueError
         If the saved model is not a UniSRec or its architecture differs (the keys are named).
     """
-    import json
-
     root = Path(path)
     model_dir = root / "model" if (root / "model" / "config.json").exists() else root
     cfg_file = model_dir / "config.json"
