@@ -173,7 +173,8 @@ NOTES: list[str] = [
     "pre-training on Scientific's sources (Food, Kitchen, three Amazon 2018 domains, all users) takes about 885 s "
     "an epoch on 2 CPU cores (peak RSS 5.8 GB) and had not reached its best held-out epoch after 5 epochs, so "
     "one converged pre-training needs more than a 3-hour session, and the resumable checkpoint lives in "
-    "`.cache/`, which does not survive to the next session's machine. A probe of that unconverged pre-training "
+    "`.cache/`, which is machine-local (session 9's checkpoint was lost with its machine; the sessions of "
+    "2026-12-04 kept `.cache/` between them but spent their CPU on issue 13). A probe of that unconverged pre-training "
     "(best of 3 epochs) gave zero-shot R@10 0.0475 on Scientific, half of the last-item baseline (0.0990); it is "
     "not a row. The in-domain fine-tuning rows alone are about 40 min each (UniSRec from scratch on Scientific: "
     "38-48 min, text_vs_id.json), 4 models x 3 targets x 3 seeds plus the few-shot curve.",
