@@ -172,14 +172,14 @@ def main(argv: list[str] | None = None) -> None:
                     help="replace only the rows of the datasets × models run now in an existing --out file "
                          "(the command is recorded under 'updates')")
     args = ap.parse_args(argv)
-    if not os.environ.get("LMREC_DATA_DIR"):
-        sys.exit("set LMREC_DATA_DIR (e.g. ../shared/datasets)")
     if args.render_only:
         import json
 
         args.out.with_suffix(".md").write_text(render_markdown(json.loads(args.out.read_text())))
         print(f"wrote {args.out.with_suffix('.md')}")
         return
+    if not os.environ.get("LMREC_DATA_DIR"):
+        sys.exit("set LMREC_DATA_DIR (e.g. ../shared/datasets)")
     multi = {tuple(p.split(":", 1)) for p in args.multi_seed} if args.multi_seed is not None else None
     result = run(args.datasets, args.models, args.seeds, args.max_train_seconds, multi, split=args.split,
                  cold_frac=args.cold_frac)

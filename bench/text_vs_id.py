@@ -208,7 +208,8 @@ NOTES: list[str] = [
     "paper's +4 % from IDs (0.1188 -> 0.1235) comes after multi-domain pre-training (issue 14).",
     "UniSRec on LC-Rec Scientific (text only, seed 0, session 12): 85 epochs (best 74), 2,752 s; history excluded "
     "R@10 0.1246 / N@10 0.0800 against SASRec-ID 0.1081 +/- 0.0014 (3 seeds; +15 %) and the best 3-seed text+ID "
-    "row 0.1228; cold R@10 0.110 on 73 cases (SASRec text+ID with field attention: 0.06). Best validation NDCG@10 "
+    "row 0.1228; cold R@10 0.110 on 73 cases (SASRec text+ID with field attention: 0.064, 3 seeds). "
+    "Best validation NDCG@10 "
     "0.1007 (SASRec-ID seed 0: 0.0920). One seed, and the per-case ranks of LC-Rec's SASRec-ID rows are not on "
     "this machine, so no interval yet; seeds 1-2 and the two-stage text+ID run are the next rows.",
     "Defaults (session 11): the recipe became the default of the sasrec-* and unisrec models after it beat lmrec's "
