@@ -128,12 +128,9 @@ VARIANTS: dict[str, dict] = {
     # Stopping check for few optimiser steps per epoch: on ml-100k an epoch of the recipe is 2 steps
     # (2,412 windows, batch 2048), so patience 10 is 20 steps and some seeds stop on a validation plateau
     # while the training loss still falls. Patience 30, same recipe otherwise, for ID and text alike.
-    "sasrec-id@p30": {"model": "sasrec-id", "params": {**SASREC_PARAMS, "patience": 30},
-                      "lever": "stopping check: patience 30 epochs (ml-100k: 2 optimiser steps per epoch)"},
-    "sasrec-text@p30": {"model": "sasrec-text", "params": {**SASREC_PARAMS, "patience": 30},
-                        "lever": "stopping check: patience 30 epochs (ml-100k: 2 optimiser steps per epoch)"},
-    "sasrec-text-id@p30": {"model": "sasrec-text-id", "params": {**SASREC_PARAMS, "patience": 30},
-                           "lever": "stopping check: patience 30 epochs (ml-100k: 2 optimiser steps per epoch)"},
+    **{f"{m}@p30": {"model": m, "params": {**SASREC_PARAMS, "patience": 30},
+                    "lever": "stopping check: patience 30 epochs (ml-100k: 2 optimiser steps per epoch)"}
+       for m in ("sasrec-id", "sasrec-text", "sasrec-text-id")},
     # Recipe check for the defaults: lmrec's SASRec defaults before the recipe (every position, PyTorch
     # initialisation, lr 2e-3, 128 windows per batch), same stopping rule; pinned here so that the rows keep
     # their meaning if the defaults change.
@@ -189,8 +186,8 @@ NOTES: list[str] = [
     "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID) / UniSRec "
     "(text only and two-stage text+ID; see the LC-Rec UniSRec note); Food has 3 seeds of ID, "
     "text (session 11: -39 % vs ID) and text+ID and seed 0 of the learned gate (fusion-gate, history excluded R@10 "
-    "0.2300 vs ID 0.2533 at seed 0); ml-100k has 3 seeds of ID, text and text+ID, seed 0 of the rest and seed 1 of a patience-30 check (see the "
-    "ml-100k stopping note; Food: 9-17 min per run; ml-100k: 5-20 min, "
+    "0.2300 vs ID 0.2533 at seed 0); ml-100k has 3 seeds of ID, text and text+ID, seed 0 of the rest and "
+    "seeds 1-2 of a patience-30 check (see the ml-100k stopping note; Food: 9-17 min per run; ml-100k: 5-20 min, "
     "every-position objective over 106-item histories). Kitchen (about 1 h per converged run) has no rows yet. "
     "Picture so far: text+ID beats ID on both Scientific files (+16 % and +12 %, 3 seeds, intervals exclude 0), "
     "ties it on ml-100k (seed 1 at patience 30; the recipe's 3-seed mean is -6 %, see the stopping note) and "
