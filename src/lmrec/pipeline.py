@@ -238,8 +238,9 @@ def encode_item_inputs(dataset: RecDataset, cfg: ExperimentConfig, *, show_progr
 
 def evaluate_model(model: Any, split: Split, cfg: ExperimentConfig, item_vectors: np.ndarray | None = None
                    ) -> dict[str, Any]:
-    """Full-ranking evaluation of ``model`` on valid and test, with cold/warm item slices and
-    history-length user slices.
+    """Full-ranking evaluation of ``model`` on valid and test, with cold/warm item slices,
+    history-length case slices and seen/unseen-transition case slices
+    (:func:`lmrec.evaluation.transitions.transition_slices`).
 
     Cases without usable history are scored by the cold-user policy
     (:class:`lmrec.models.fallback.PopularityFallback`; ``item_vectors`` ``float32 [n_items, dim]``
@@ -247,6 +248,7 @@ def evaluate_model(model: Any, split: Split, cfg: ExperimentConfig, item_vectors
     :func:`lmrec.evaluation.ranking.evaluate_ranking`, each with ``result["cold_users"] =
     {"policy", "n_cases", "n_cases_fallback"}``."""
     from lmrec.evaluation.ranking import evaluate_ranking, history_length_slices
+    from lmrec.evaluation.transitions import transition_slices
     from lmrec.models.fallback import PopularityFallback
 
     out = {}
@@ -255,7 +257,9 @@ def evaluate_model(model: Any, split: Split, cfg: ExperimentConfig, item_vectors
         scorer = PopularityFallback(model, split.train_item_counts, item_vectors)
         out[part] = evaluate_ranking(scorer, cases, split.n_items, ks=cfg.ks,
                                      exclude_history=cfg.exclude_history, item_slices=split.item_slices(),
-                                     case_slices=history_length_slices(cases), seed=cfg.seed)
+                                     case_slices={**history_length_slices(cases),
+                                                  **transition_slices(split.train, cases, split.n_items)},
+                                     seed=cfg.seed)
         out[part]["cold_users"] = scorer.report()
     return out
 

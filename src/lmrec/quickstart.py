@@ -88,6 +88,9 @@ def run_quickstart(data_dir: str | None, out: Path, *, seed: int = 0, epochs: in
             "warm ndcg@10": round(sl["warm_items"]["metrics"]["ndcg@10"], 4) if "warm_items" in sl else None,
             "cold recall@10": round(sl["cold_items"]["metrics"]["recall@10"], 4) if "cold_items" in sl else None,
             "cold ndcg@10": round(sl["cold_items"]["metrics"]["ndcg@10"], 4) if "cold_items" in sl else None,
+            # cases whose (last item -> target) pair never occurs in training: no pair for an ID model to memorise
+            "unseen-transition recall@10": round(sl["unseen_transition"]["metrics"]["recall@10"], 4)
+            if sl.get("unseen_transition", {}).get("n_cases") else None,
             "wall_s": f"{res.metrics['wall_s']:.1f}",
         })
         hist = res.model.history_

@@ -116,3 +116,38 @@ def test_two_stage_variant_needs_its_source_run_and_adds_its_training_time(tmp_p
                                       '"best_epoch": 1}}}')
     info = tvi.init_run("amazon-unisrec-scientific", "unisrec-inductive", 1)
     assert info == {"variant": "unisrec-inductive", "path": str(run), "train_s": 2281.5, "epochs": 2, "best_epoch": 1}
+
+
+def test_transition_table_splits_hits_by_seen_and_unseen_cases(tmp_path, monkeypatch):
+    from lmrec.data.evalset import EvalSet
+
+    tv = _load("text_vs_id")
+    monkeypatch.setattr(tv, "CASES", tmp_path / "cases")
+    ds = "toy"
+
+    class _Split:  # 40 cases; the first 10 follow a training pair (0 -> 1), the rest do not
+        n_items = 5
+        train = [np.array([0, 1, 2])]
+        test = EvalSet(np.arange(40), [np.array([0])] * 10 + [np.array([3])] * 30,
+                       [np.array([1])] * 10 + [np.array([4])] * 30)
+
+    tv.save_transitions(ds, _Split)
+    with np.load(tv.transitions_path(ds)) as z:
+        assert z["seen"].tolist() == [True] * 10 + [False] * 30
+    # ID hits the 10 seen cases only; text hits 2 seen and 25 unseen cases
+    id_rank = np.r_[np.ones(10), np.full(30, 99)].astype(int)
+    text_rank = np.r_[np.ones(2), np.full(8, 99), np.ones(25), np.full(5, 99)].astype(int)
+    for model, rank in (("sasrec-id", id_rank), ("sasrec-text", text_rank)):
+        r, n = _loo(rank)
+        tv.save_cases(tv.CASES / f"{tv.slug(ds, model, 0)}.npz",
+                      {"0_recall@10": r, "0_ndcg@10": n, "1_recall@10": r, "1_ndcg@10": n})
+    rows = [{"dataset": ds, "model": m, "seed": 0} for m in ("sasrec-id", "sasrec-text")]
+    t = tv.transition_table({"rows": rows})[ds]
+    assert (t["n_cases"], t["n_seen"]) == (40, 10)
+    by = {r["model"]: r for r in t["rows"]}
+    assert (by["sasrec-id"]["recall@10_seen"], by["sasrec-id"]["recall@10_unseen"]) == (1.0, 0.0)
+    assert (by["sasrec-text"]["recall@10_seen"], by["sasrec-text"]["recall@10_unseen"]) == (0.2, round(25 / 30, 4))
+    iv = by["sasrec-text"]["vs_id_unseen"]
+    assert iv["excludes_zero"] and iv["low"] > 0 and "vs_id_unseen" not in by["sasrec-id"]
+    # a dataset without a mask is left out
+    assert tv.transition_table({"rows": [{"dataset": "other", "model": "sasrec-id", "seed": 0}]}) == {}

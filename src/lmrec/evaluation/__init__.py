@@ -4,6 +4,8 @@
   ``hit_rate_at_k`` over 0-based ranks.
 * :mod:`~lmrec.evaluation.ranking` — :func:`evaluate_ranking` (full ranking by default,
   pessimistic ties, history exclusion, slices) and :func:`history_length_slices`.
+* :mod:`~lmrec.evaluation.transitions` — :func:`transition_slices`: cases whose (last history
+  item → target) pair was seen in training vs not (where IDs memorise, where text must generalise).
 * :mod:`~lmrec.evaluation.results` — ``metrics.json``, environment record, markdown tables.
 
 Importing this package pulls in numpy only (no torch).
@@ -25,6 +27,7 @@ from lmrec.evaluation.results import (
     write_json_atomic,
     write_metrics_json,
 )
+from lmrec.evaluation.transitions import transition_slices
 
 __all__ = [
     "UNREACHABLE",
@@ -38,6 +41,7 @@ __all__ = [
     "ndcg_at_k",
     "pad_ranks",
     "recall_at_k",
+    "transition_slices",
     "write_json_atomic",
     "write_metrics_json",
 ]
