@@ -15,8 +15,10 @@ ranks are committed in ``bench/results/text_vs_id_cases/`` (one small ``.npz`` p
 whose case files are missing is kept as it was last computed, never dropped.
 
 The run is resumable: rows already in ``bench/results/text_vs_id.json`` are skipped (``--redo``
-forces), and the JSON + markdown are rewritten atomically after every run, so a killed job
-loses at most the run in progress. Run one dataset at a time in the background, alone on the
+forces), and the JSON + markdown are rewritten atomically after every run. Each row trains in its
+own run directory under ``.cache/bench/models/`` whose training state is saved after every epoch,
+so a killed job, given the same command again, resumes the row in progress from its last finished
+epoch (same result as an uninterrupted run; the row lists ``resumed_at_epoch``). Run one dataset at a time in the background, alone on the
 machine::
 
     LMREC_DATA_DIR=../shared/datasets python bench/text_vs_id.py --datasets amazon-unisrec-scientific
@@ -154,7 +156,7 @@ TEXT_AND_ID = {"sasrec-text-id", "sasrec-text-id-concat", "fusion-gate", "unisre
                "sasrec-text-id@fields-attention", "sasrec-text-id@tuned",
                "sasrec-text-id@old-defaults", "unisrec-transductive@from-inductive",
                "unisrec-transductive@from-inductive-frozen", "sasrec-text-id@p30"}
-#: Variants whose trained model another variant starts from: their runs are saved in MODELS_DIR.
+#: Variants whose trained model another variant starts from (every row's run is saved in MODELS_DIR).
 INIT_SOURCES = {spec["init"] for spec in VARIANTS.values() if "init" in spec}
 
 #: RecBole 1.2.1's SASRec as recorded by the peer-run recipe (``../shared/peer-runs/recbole-sasrec-scientific``,
@@ -182,19 +184,21 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-05, session 15): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
+    "Not complete yet (2026-12-05, session 16): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
     "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID) / UniSRec "
     "(text only and two-stage text+ID; see the LC-Rec UniSRec note); Food has 3 seeds of ID, "
     "text (session 11: -39 % vs ID) and text+ID and seed 0 of the learned gate (fusion-gate, history excluded R@10 "
     "0.2300 vs ID 0.2533 at seed 0); ml-100k has 3 seeds of ID, text and text+ID, seed 0 of the rest and "
-    "seeds 1-2 of a patience-30 check (see the ml-100k stopping note; Food: 9-17 min per run; ml-100k: 5-20 min, "
-    "every-position objective over 106-item histories). Kitchen has seed 0 of SASRec-ID only (41 epochs, best 30, "
-    "4,147 s at about 100 s an epoch; epochs 3-5 ran beside a test run, about 40 s slower in all); its text rows are "
-    "next. UniSRec on Food was started (seed 0) and stopped after 3 epochs: 91 s an epoch, so a converged run "
+    "a patience-30 check (3 seeds of ID and text+ID, seeds 1-2 of text only; see the ml-100k stopping note; Food: 9-17 min per run; ml-100k: 5-20 min, "
+    "every-position objective over 106-item histories). Kitchen has seed 0 of SASRec-ID (41 epochs, best 30, "
+    "4,147 s at about 100 s an epoch; epochs 3-5 ran beside a test run, about 40 s slower in all) and of text+ID "
+    "(session 16, alone: 54 epochs, best 43, 5,855 s at about 105 s an epoch; R@10 history excluded 0.0942 vs "
+    "0.0926, +0.0016 [-0.0204, +0.0235], kept 0.0879 vs 0.0801, +0.0078 [-0.0141, +0.0283]: not separable at one "
+    "seed); its text-only row and seeds 1-2 (about 1.5 h a run) are not run yet. UniSRec on Food was started (seed 0) and stopped after 3 epochs: 91 s an epoch, so a converged run "
     "(70-120 epochs on LC-Rec) needs about 2-3 h, more than what was left of the session. "
     "Picture so far: text+ID beats ID on both Scientific files (+16 % and +12 %, 3 seeds, intervals exclude 0), "
-    "is level with or slightly above it on ml-100k at patience 30 (seeds 1-2: +7 %, R@10 interval "
-    "[+0.0000, +0.0260]; the recipe's 3-seed mean at patience 10 is -6 %, see the stopping notes) and "
+    "is level with or slightly above it on ml-100k at patience 30 (3 seeds: +5 %, R@10 interval "
+    "[-0.0018, +0.0198], N@10 [+0.0016, +0.0145]; the recipe's 3-seed mean at patience 10 is -6 %, see the stopping notes) and "
     "trails it on Food (3 seeds; see the seen/unseen-transition note for why). On LC-Rec, one concatenated "
     "template gives text alone "
     "-2 % vs ID, a learned attention over separately encoded fields +8 % (interval excludes 0) and +14 % with "
@@ -264,13 +268,25 @@ NOTES: list[str] = [
     "not separable (-0.0156 [-0.0475, +0.0187]) and text+ID (previous defaults, 3 seeds) is above ID (+0.0327 "
     "[+0.0047, +0.0623]). So Food's text-only gap (-0.0833 R@10 [-0.1217, -0.0467], seeds 1-2) is the memorised "
     "pairs, not worse generalisation; a text-only model cannot recover those without item-specific parameters. "
-    "ml-100k: 37 % seen transitions. Kitchen (seed 0 of ID only so far): 7 %, like Scientific, the dataset where "
-    "text is expected to do best. The masks are in text_vs_id_cases/*__transitions.npz; `lmrec train` reports the "
+    "ml-100k: 37 % seen transitions. Kitchen: 7 %, like Scientific, yet text+ID (seed 0) makes the same trade as on "
+    "Food: it hits 47 % of the 47 seen cases against SASRec-ID's 62 %, and 0.0644 vs 0.0508 of the unseen ones "
+    "(+0.0136 [-0.0068, +0.0339]); LC-Rec's text+ID (previous defaults) 0.745 vs 0.812 on its seen cases. Summing "
+    "text and ID embeddings costs part of what IDs memorise and gains on new pairs. The masks are in text_vs_id_cases/*__transitions.npz; `lmrec train` reports the "
     "same slices in metrics.json.",
-    "ml-100k at patience 30 over seeds 1-2 (ID seed 2 run in session 15: 138 epochs, best 107, R@10 excluded "
-    "0.1739, the same as at patience 10): text+ID 0.1967 vs ID 0.1835, +0.0133 R@10 [+0.0000, +0.0260] and "
-    "+0.0116 N@10 [+0.0037, +0.0194] (history excluded; kept: +0.0127 [-0.0005, +0.0260]); text only 0.1437, "
-    "-0.0398 [-0.0599, -0.0196] (-22 %). Seed 0 at patience 30 has not been run for any of the three.",
+    "ml-100k at patience 30 (ID seed 2 run in session 15: 138 epochs, best 107, R@10 excluded 0.1739, the same as "
+    "at patience 10; seed 0 of ID and text+ID in session 16, both to the 200-epoch cap, best 193 and 179, R@10 "
+    "excluded 0.2015 and 0.2026): over 3 seeds text+ID 0.1987 vs ID 0.1895, +0.0092 R@10 [-0.0018, +0.0198] "
+    "and +0.0081 N@10 [+0.0016, +0.0145] (history excluded; kept: +0.0095 R@10 [-0.0014, +0.0201]); over seeds "
+    "1-2 alone it had been +0.0133 [+0.0000, +0.0260]. Text only (seeds 1-2) 0.1437, -0.0458 [-0.0649, -0.0263] "
+    "vs ID's 3 seeds (-24 %); its seed 0 at patience 30 is not run. Half of the patience-30 runs end at the "
+    "200-epoch cap, so ml-100k rows are capped rather than converged.",
+    "Resumable rows (session 16): every row now trains in its own run directory under .cache/bench/models/ whose "
+    "training state (train_state.pt: weights, optimizer, random generators, early-stopping state, history) is "
+    "replaced after every epoch; the same command after a kill resumes the row from its last epoch with the "
+    "result of an uninterrupted run (tests/training/test_resume.py checks equal weights and curves), and the row "
+    "lists resumed_at_epoch. Long rows (Kitchen 1.5 h, UniSRec on Food 2-3 h) can now be split over several runs "
+    "on the same machine. The state is saved outside the per-epoch timer. ml-100k's session-16 runs took "
+    "4.3-6 s an epoch (session 15: 4.6).",
     "RecBole side by side, same session (2026-12-04, session 13): bench/recbole_peer/run_sasrec.py in its own "
     "venv reproduced the recorded peer run exactly (test R@10 0.0980 / N@10 0.0561, best epoch 22 of 34) in "
     "1,717 s (50 s an epoch); lmrec's SASRec-ID seed 0, rerun alone right after it (--redo, identical metrics), "
@@ -394,7 +410,9 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
         raise RuntimeError(f"{variant}: the vectors were not encoded by the tuned encoder {tune['path']} "
                            f"(encoder report: {report.get('encoder')})")
     t0 = time.perf_counter()
-    run_dir = MODELS_DIR / slug(dataset, variant, seed) if variant in INIT_SOURCES else None
+    # every row trains in its own run directory: a killed run resumes from its last epoch (train_state.pt)
+    # when the same command is given again; other variants start from the saved INIT_SOURCES runs
+    run_dir = MODELS_DIR / slug(dataset, variant, seed)
     res = run_experiment(cfg, run_dir, dataset=ds, item_vectors=vectors, encode_report=report, item_fields=fields,
                          show_progress=progress)
     train_eval_s = time.perf_counter() - t0
@@ -422,6 +440,7 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "valid_protocol": PROTOCOLS[not paper], "train_s": hist.get("train_seconds"),
             "epochs": len(hist.get("epochs", [])) or None, "best_epoch": hist.get("best_epoch"),
             "stopped": hist.get("stopped"), "best_valid_ndcg@10": hist.get("best_valid_ndcg@10"),
+            **({"resumed_at_epoch": hist["resumed_at_epoch"]} if hist.get("resumed_at_epoch") else {}),
             "train_target": hist.get("train_target"), "n_train_examples": hist.get("n_windows"),
             "n_test_cases": int(ev["n_cases"]), "run_wall_s": round(train_eval_s, 1),
             **({"tune": tune} if tune is not None else {}),

@@ -313,6 +313,11 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
                    item_fields: Any = None) -> RunResult:
     """Train and evaluate one model; write the run directory when ``run_dir`` is given.
 
+    Sequential models keep a resumable training state in ``run_dir/train_state.pt`` while they
+    train (:func:`lmrec.training.trainer.train_sequential`): called again on the same directory
+    with the same config after a crash or a kill, the run goes on from its last finished epoch.
+    The file is deleted once the run directory is complete.
+
     ``dataset`` / ``item_vectors`` may be passed in to share them between several runs (the
     quickstart and the benchmarks do); otherwise they are loaded and encoded here. Under
     ``cfg.field_aggregation="attention"`` the per-field vectors (``item_fields``, a
@@ -331,6 +336,7 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
     from lmrec.io import save_atomic_npy
     from lmrec.models import TrainData, create_model
     from lmrec.seed import seed_everything
+    from lmrec.training.trainer import TRAIN_STATE
 
     t0 = time.perf_counter()
     seed_everything(cfg.seed)
@@ -389,6 +395,7 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
         write_metrics_json(out, dataset_stats=metrics["dataset"], split=metrics["split"], protocol=protocol,
                            seed=cfg.seed, model_config=metrics["model"], wall_s=metrics["wall_s"],
                            valid=results["valid"], test=results["test"], extra=payload_extra)
+        (out / TRAIN_STATE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
     return RunResult(out, metrics, model, ds, split, vectors)
 
 

@@ -193,6 +193,10 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
           param: list[str] = typer.Option([], "--param", help="Model hyper-parameter key=value (repeatable)."),
           cache_dir: Optional[str] = typer.Option(None, help="Embedding cache directory."),
           overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run directory."),
+          resume: bool = typer.Option(False, "--resume",
+                                      help="Continue the interrupted run in OUT from its last finished epoch "
+                                           "(OUT/train_state.pt; sequential models); give the same settings. "
+                                           "A larger --epochs or --max-train-seconds extends it."),
           quiet: bool = typer.Option(False, help="No per-epoch output.")) -> None:
     """Train one model and write RUN_DIR/metrics.json."""
     import shutil
@@ -220,10 +224,21 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
                                field_aggregation=field_aggregation, exclude_history=not include_history,
                                cold_frac=0.1 if cold_frac is None else cold_frac, model_params=params,
                                cache_dir=cache_dir)
+        from lmrec.training.trainer import TRAIN_STATE
+
         backup = None
-        if out.exists() and any(out.iterdir()):
+        if resume:
+            if overwrite:
+                raise ValueError("--resume continues the run in --out and --overwrite replaces it; pass one of them")
+            if not (out / TRAIN_STATE).exists():
+                why = ("holds a complete run (metrics.json): nothing to resume" if (out / "metrics.json").exists()
+                       else "has no training state: the run finished no epoch, or its model has no epoch loop")
+                raise ValueError(f"{out} {why}; drop --resume to start a new run (--overwrite replaces {out})")
+        elif out.exists() and any(out.iterdir()):
             if not overwrite:
-                raise ValueError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+                hint = (f"; it holds an interrupted run ({out / TRAIN_STATE}): pass --resume to continue it"
+                        if (out / TRAIN_STATE).exists() else "")
+                raise ValueError(f"{out} already exists and is not empty; pass --overwrite to replace it{hint}")
             backup = out.with_name(f"{out.name}.replaced-{os.getpid()}")
             out.rename(backup)                 # the old run survives until the new one is complete
         try:

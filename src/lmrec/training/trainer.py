@@ -5,10 +5,17 @@ item at every position with full softmax cross-entropy over all catalog items, t
 full-ranking NDCG@10 on the validation cases with the run's history-exclusion protocol. The
 best epoch's weights are kept (and, with a ``run_dir``, checkpointed atomically), training
 stops after ``patience`` epochs without improvement, and the best weights are restored.
+
+With a ``run_dir`` the run is also resumable: after every epoch the whole training state (net,
+optimizer, random generators, early-stopping state, history) replaces ``run_dir/train_state.pt``
+atomically, and a run that finds that file goes on from the next epoch and ends with the same
+weights and history as an uninterrupted one (``lmrec train --resume``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from pathlib import Path
@@ -20,6 +27,12 @@ from lmrec.training.early_stopping import EarlyStopping
 from lmrec.training.sequences import left_pad, training_prefixes, training_windows
 
 VALID_METRIC = "ndcg@10"
+
+#: File in a run directory holding the resumable training state (deleted once the run is complete).
+TRAIN_STATE = "train_state.pt"
+TRAIN_STATE_FORMAT = "lmrec-sequential-train-state/1"
+#: Hyper-parameters a resumed run may change: a larger epoch cap or time budget extends a run.
+RESUMABLE_PARAMS = ("epochs", "max_train_seconds")
 
 
 class SequentialModel(Protocol):
@@ -97,20 +110,95 @@ def resolve_train_target(target: str, train: list[np.ndarray], max_len: int) -> 
     return "last" if lengths and float(np.mean(lengths)) <= AUTO_PREFIX_MAX_MEAN_LEN else "all-positions"
 
 
+def _sha1(*arrays: Any) -> str:
+    h = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _flat(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(lengths, concatenation)`` of a list of int arrays, both ``int64``."""
+    lengths = np.array([len(x) for x in seqs], dtype=np.int64)
+    return lengths, (np.concatenate(seqs).astype(np.int64) if len(seqs) else np.zeros(0, dtype=np.int64))
+
+
+def train_state_key(model: SequentialModel, data: Any) -> dict[str, Any]:
+    """What a saved training state must agree on to be resumed (plain JSON values).
+
+    The model class and ``config``, the seed, the history-exclusion protocol, the split (name,
+    sizes and a SHA-1 of every training and validation sequence) and a SHA-1 of the text inputs
+    (``data.item_vectors`` ``[n_items, dim]`` and ``data.item_fields``), so that a state is never
+    continued on other data or settings.
+    """
+    sp = data.split
+    key: dict[str, Any] = {
+        "model": type(model).__name__, "seed": int(data.seed),
+        "config": {k: v for k, v in model.config.items() if k not in RESUMABLE_PARAMS},
+        "exclude_history": bool(data.exclude_history),
+        "split": [sp.name, int(sp.n_users), int(sp.n_items), len(sp.train), len(sp.valid)],
+        "train_sha1": _sha1(*_flat(sp.train)),
+        "valid_sha1": _sha1(sp.valid.users, *_flat(sp.valid.histories), *_flat(sp.valid.targets)),
+    }
+    if data.item_vectors is not None:
+        key["item_vectors_sha1"] = _sha1(data.item_vectors)
+    fields = getattr(data, "item_fields", None)
+    if fields is not None:
+        key["item_fields_sha1"] = _sha1(fields.vectors, fields.mask)
+    return json.loads(json.dumps(key, default=str))
+
+
+def _load_train_state(path: Path, key: dict[str, Any]) -> dict[str, Any]:
+    from lmrec.training.checkpoint import load_training_checkpoint
+
+    state = load_training_checkpoint(path)
+    if state.get("format") != TRAIN_STATE_FORMAT:
+        raise ValueError(f"{path} is not an lmrec sequential training state; delete it to train from scratch")
+    found = state.get("key", {})
+    for k in sorted(set(found) | set(key)):
+        if found.get(k) != key.get(k):
+            raise ValueError(f"training state {path} belongs to another run: {k} is {found.get(k)!r} there but "
+                             f"{key.get(k)!r} here; resume with the same data and settings, or delete {path} (or "
+                             "pass another run directory) to train from scratch")
+    return state
+
+
 def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
     """Fit ``model.net_`` on ``data.split.train``; returns the training history.
 
     ``data`` is the :class:`~lmrec.models.base.TrainData` given to the model's ``fit``
     (``split``, ``seed``, ``run_dir``, ``exclude_history``, ``show_progress`` are read).
 
+    With ``data.run_dir`` (single-process runs), the training state is written to
+    ``run_dir/train_state.pt`` (:data:`TRAIN_STATE`) after every epoch, atomically
+    (:func:`~lmrec.training.checkpoint.save_training_checkpoint`); when that file is there at the
+    start, training resumes after its last epoch, with the same batches, dropout noise and
+    early-stopping state, so the result equals an uninterrupted run's (a killed run loses at most
+    the epoch in progress). A state whose run ended by the epoch cap or the time budget goes on
+    when resumed with a larger ``epochs`` / ``max_train_seconds`` (:data:`RESUMABLE_PARAMS`; every
+    other setting must match); one ended by early stopping only restores its best weights.
+    ``train_seconds`` then sums every invocation and ``resumed_at_epoch``
+    lists where each resumption started.
+
     History keys: ``epochs`` (list of ``{"epoch", "loss", "valid_ndcg@10", "seconds"}``),
     ``best_epoch``, ``best_valid_ndcg@10``, ``stopped`` (``"patience" | "epochs" | "time"``),
     ``n_windows`` (training examples), ``train_target`` (``"last"`` or ``"all-positions"``, after
     resolving ``"auto"``), ``train_seconds``.
+
+    Raises
+    ------
+    ValueError
+        If the split has no sequence of 2+ items, or ``train_state.pt`` is corrupt or was written
+        by another run (:func:`train_state_key`; the message names the file and the differing key).
+    FloatingPointError
+        If the training loss becomes NaN or infinite.
     """
     import torch
 
     from lmrec.evaluation.ranking import evaluate_ranking
+    from lmrec.training.checkpoint import save_training_checkpoint
     from lmrec.training.distributed import context
 
     cfg = model.config
@@ -137,10 +225,32 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     stopper = EarlyStopping(patience=cfg["patience"])
     history: dict[str, Any] = {"epochs": [], "n_windows": len(windows), "train_target": target}
+    state_path = Path(data.run_dir) / TRAIN_STATE if data.run_dir is not None and not dist.enabled else None
+    key = train_state_key(model, data) if state_path is not None else None
+    first, prior_seconds, stopped = 0, 0.0, "epochs"
+    if state_path is not None and state_path.exists():
+        saved = _load_train_state(state_path, key)
+        net.load_state_dict(saved["net"])
+        opt.load_state_dict(saved["optimizer"])
+        rng.bit_generator.state = saved["numpy_rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        es = saved["early_stopping"]
+        stopper.best, stopper.best_epoch, stopper.bad_epochs = es["best"], es["best_epoch"], es["bad_epochs"]
+        stopper.best_state = es["best_state"]
+        history, first = saved["history"], int(saved["epoch"]) + 1
+        prior_seconds = float(history.get("train_seconds", 0.0))
+        stopped = "patience" if saved["stopped"] == "patience" else "epochs"
+        if stopped == "epochs" and cfg.get("max_train_seconds") and prior_seconds > cfg["max_train_seconds"]:
+            stopped = "time"  # the budget is spent: resume with a larger max_train_seconds to go on
+        if stopped == "epochs" and first < cfg["epochs"]:
+            history.setdefault("resumed_at_epoch", []).append(first)
+        if data.show_progress:
+            print(f"  resuming from {state_path} after epoch {first - 1} (best epoch so far {stopper.best_epoch})",
+                  flush=True)
     start = time.perf_counter()
-    stopped = "epochs"
     bs = cfg["batch_size"]
-    for epoch in range(cfg["epochs"]):
+    finished = stopped != "epochs"  # early stopping or the spent budget ended the saved run
+    for epoch in range(first, first if finished else cfg["epochs"]):
         t0 = time.perf_counter()
         net.train()
         total, n_batches = 0.0, 0
@@ -170,12 +280,21 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
             model.save(data.run_dir / "model")
         if stopper.should_stop:
             stopped = "patience"
-            break
-        if cfg.get("max_train_seconds") and dist.from_main(time.perf_counter() - start) > cfg["max_train_seconds"]:
+        elif (cfg.get("max_train_seconds")
+              and dist.from_main(prior_seconds + time.perf_counter() - start) > cfg["max_train_seconds"]):
             stopped = "time"
+        history["train_seconds"] = round(prior_seconds + time.perf_counter() - start, 2)
+        if state_path is not None:
+            save_training_checkpoint(state_path, {
+                "format": TRAIN_STATE_FORMAT, "key": key, "epoch": epoch, "stopped": stopped,
+                "net": net.state_dict(), "optimizer": opt.state_dict(), "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "history": history,
+                "early_stopping": {"best": stopper.best, "best_epoch": stopper.best_epoch,
+                                   "bad_epochs": stopper.bad_epochs, "best_state": stopper.best_state}})
+        if stopped != "epochs":
             break
     net.load_state_dict(stopper.best_state)
     history.update(best_epoch=stopper.best_epoch, stopped=stopped,
-                   train_seconds=round(time.perf_counter() - start, 2))
+                   train_seconds=round(prior_seconds + time.perf_counter() - start, 2))
     history[f"best_valid_{VALID_METRIC}"] = stopper.best
     return history
