@@ -98,7 +98,8 @@ def test_a_larger_epoch_cap_extends_a_finished_run_and_early_stopping_is_final(t
 def test_a_state_of_another_run_or_a_damaged_file_is_refused(tiny_dataset, tmp_path):
     split = leave_one_out(tiny_dataset)
     _fit("sasrec-id", split, None, tmp_path, epochs=1)
-    with pytest.raises(ValueError, match=r"train_state\.pt belongs to another run: config is .*'hidden': 16"):
+    with pytest.raises(ValueError, match=r"train_state\.pt belongs to another run: config\.\{hidden\} is "
+                                         r"\{'hidden': 16\} there but \{'hidden': 8\} here"):
         _fit("sasrec-id", split, None, tmp_path, epochs=2, hidden=8)
     with pytest.raises(ValueError, match=r"belongs to another run: seed is 3 there but 4 here"):
         create_model("sasrec-id", **SMALL, epochs=2).fit(TrainData(split=split, seed=4, run_dir=tmp_path))
@@ -107,7 +108,7 @@ def test_a_state_of_another_run_or_a_damaged_file_is_refused(tiny_dataset, tmp_p
     with pytest.raises(ValueError, match=r"belongs to another run: (split|train_sha1|valid_sha1)"):
         _fit("sasrec-id", other, None, tmp_path, epochs=2)
     (tmp_path / TRAIN_STATE).write_bytes(b"half a file")
-    with pytest.raises(ValueError, match=r"train_state\.pt is corrupt or truncated.*delete it"):
+    with pytest.raises(ValueError, match=r"train_state\.pt is corrupt or truncated; delete .* --overwrite"):
         _fit("sasrec-id", split, None, tmp_path, epochs=2)
 
 
@@ -145,4 +146,7 @@ def test_cli_resume_finishes_an_interrupted_run_with_the_uninterrupted_metrics(s
     done = _train(shop_data_dir, run, "--resume")
     assert done.exit_code != 0 and "holds a complete run" in done.output
     fresh = _train(shop_data_dir, tmp_path / "never", "--resume")
-    assert fresh.exit_code != 0 and "has no training state" in fresh.output
+    assert fresh.exit_code != 0 and "does not exist" in fresh.output
+    (tmp_path / "empty").mkdir()
+    empty = _train(shop_data_dir, tmp_path / "empty", "--resume")
+    assert empty.exit_code != 0 and "has no training state" in empty.output

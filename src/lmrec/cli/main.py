@@ -230,10 +230,14 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
         if resume:
             if overwrite:
                 raise ValueError("--resume continues the run in --out and --overwrite replaces it; pass one of them")
+            if not out.is_dir():
+                raise ValueError(f"--resume: {out} does not exist, so there is no run to continue; check --out, or "
+                                 "drop --resume to start a new run there")
             if not (out / TRAIN_STATE).exists():
-                why = ("holds a complete run (metrics.json): nothing to resume" if (out / "metrics.json").exists()
+                why = ("holds a complete run (metrics.json): nothing to resume (a complete run cannot be extended; "
+                       "train a new one with a larger --epochs)" if (out / "metrics.json").exists()
                        else "has no training state: the run finished no epoch, or its model has no epoch loop")
-                raise ValueError(f"{out} {why}; drop --resume to start a new run (--overwrite replaces {out})")
+                raise ValueError(f"{out} {why}; drop --resume and pass --overwrite to replace {out}")
         elif out.exists() and any(out.iterdir()):
             if not overwrite:
                 hint = (f"; it holds an interrupted run ({out / TRAIN_STATE}): pass --resume to continue it"
