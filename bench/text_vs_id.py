@@ -286,7 +286,9 @@ NOTES: list[str] = [
     "result of an uninterrupted run (tests/training/test_resume.py checks equal weights and curves), and the row "
     "lists resumed_at_epoch. Long rows (Kitchen 1.5 h, UniSRec on Food 2-3 h) can now be split over several runs "
     "on the same machine. The state is saved outside the per-epoch timer. ml-100k's session-16 runs took "
-    "4.3-6 s an epoch (session 15: 4.6).",
+    "4.3-6 s an epoch (session 15: 4.6); the 6 s epochs (0-5 of ID@p30 seed 0) overlapped two short numpy "
+    "analysis scripts of mine (a few seconds of CPU in all), so that row's wall time (1,084 s) is a few seconds "
+    "high; its metrics are deterministic and unaffected. Not rerun for lack of session time.",
     "RecBole side by side, same session (2026-12-04, session 13): bench/recbole_peer/run_sasrec.py in its own "
     "venv reproduced the recorded peer run exactly (test R@10 0.0980 / N@10 0.0561, best epoch 22 of 34) in "
     "1,717 s (50 s an epoch); lmrec's SASRec-ID seed 0, rerun alone right after it (--redo, identical metrics), "

@@ -89,3 +89,28 @@ def load_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ValueError(f"{path} is not an lmrec training checkpoint; delete it or pass another path")
     return payload
+
+
+def check_checkpoint_key(path: str | os.PathLike, found: dict[str, Any], expected: dict[str, Any], *,
+                         what: str, run: str, remedy: str) -> None:
+    """Refuse a resumable checkpoint written by another run.
+
+    ``found`` / ``expected`` are the saved and the current run's keys (plain JSON values: model,
+    settings, data digests). Keys are compared ``"model"`` first, then in sorted order; where a
+    value is a dict (a whole config), the message names only the settings that differ.
+
+    Raises
+    ------
+    ValueError
+        ``"{what} {path} belongs to another {run}: {key} is {saved} there but {current} here; {remedy}"``
+        for the first differing key.
+    """
+    for k in ["model", *sorted((set(found) | set(expected)) - {"model"})]:
+        a, b = found.get(k), expected.get(k)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):  # name the differing settings, not whole configs
+            names = sorted(x for x in set(a) | set(b) if a.get(x) != b.get(x))
+            k = f"{k}.{{{', '.join(names)}}}"
+            a, b = {x: a.get(x) for x in names}, {x: b.get(x) for x in names}
+        raise ValueError(f"{what} {path} belongs to another {run}: {k} is {a!r} there but {b!r} here; {remedy}")

@@ -236,13 +236,13 @@ def pretrain_checkpoint_key(model: str, cfg: PretrainConfig, md, *arrays: np.nda
 
 
 def _check_checkpoint_key(path: Path, found: Any, expected: dict[str, Any]) -> None:
+    from lmrec.training.checkpoint import check_checkpoint_key
+
     if not isinstance(found, dict):
         raise ValueError(f"{path} is not an lmrec pre-training checkpoint; delete it or pass another --checkpoint")
-    for k in ["model", *sorted((set(found) | set(expected)) - {"model"})]:
-        if found.get(k) != expected.get(k):
-            raise ValueError(f"checkpoint {path} belongs to another pre-training run: {k} is {found.get(k)!r} there "
-                             f"but {expected.get(k)!r} here; rerun with the same settings to resume, or delete the "
-                             f"file / pass another --checkpoint to start afresh")
+    check_checkpoint_key(path, found, expected, what="checkpoint", run="pre-training run",
+                         remedy="rerun with the same settings to resume, or delete the file / pass another "
+                                "--checkpoint to start afresh")
 
 
 def _clone_state(net) -> dict[str, torch.Tensor]:

@@ -151,7 +151,7 @@ def train_state_key(model: SequentialModel, data: Any) -> dict[str, Any]:
 
 
 def _load_train_state(path: Path, key: dict[str, Any]) -> dict[str, Any]:
-    from lmrec.training.checkpoint import load_training_checkpoint
+    from lmrec.training.checkpoint import check_checkpoint_key, load_training_checkpoint
 
     fresh = (f"delete {path} (or, with `lmrec train`, pass --overwrite instead of --resume) to train from "
              "scratch")
@@ -162,16 +162,8 @@ def _load_train_state(path: Path, key: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"training state {path} is {reason}; {fresh}") from exc
     if state.get("format") != TRAIN_STATE_FORMAT:
         raise ValueError(f"{path} is not an lmrec sequential training state; {fresh}")
-    found = state.get("key", {})
-    for k in sorted(set(found) | set(key)):
-        a, b = found.get(k), key.get(k)
-        if a != b:
-            if isinstance(a, dict) and isinstance(b, dict):  # name the differing settings, not whole configs
-                names = sorted(x for x in set(a) | set(b) if a.get(x) != b.get(x))
-                k = f"{k}.{{{', '.join(names)}}}"
-                a, b = {x: a.get(x) for x in names}, {x: b.get(x) for x in names}
-            raise ValueError(f"training state {path} belongs to another run: {k} is {a!r} there but {b!r} here; "
-                             f"resume with the same data and settings, or {fresh}")
+    check_checkpoint_key(path, state.get("key", {}), key, what="training state", run="run",
+                         remedy=f"resume with the same data and settings, or {fresh}")
     return state
 
 
