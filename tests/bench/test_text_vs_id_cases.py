@@ -118,6 +118,23 @@ def test_two_stage_variant_needs_its_source_run_and_adds_its_training_time(tmp_p
     assert info == {"variant": "unisrec-inductive", "path": str(run), "train_s": 2281.5, "epochs": 2, "best_epoch": 1}
 
 
+def test_ensemble_variants_name_trained_variants_and_need_their_saved_runs(tmp_path, monkeypatch):
+    tvi = _load("text_vs_id")
+    monkeypatch.setattr(tvi, "MODELS_DIR", tmp_path)
+    ensembles = {v: spec for v, spec in tvi.VARIANTS.items() if "ensemble" in spec}
+    assert {"ensemble:id+text", "ensemble:id+text-id", "ensemble:id+id"} <= set(ensembles)
+    for v, spec in ensembles.items():
+        assert all(m in tvi.VARIANTS and "ensemble" not in tvi.VARIANTS[m] for m in spec["ensemble"])
+        assert v in tvi.TEXT_AND_ID or v.startswith("ensemble:id+id")
+    # the control fuses this seed's ID run with the next seed's: the missing one is named with its command
+    run = tmp_path / tvi.slug("ml-100k", "sasrec-id", 2)
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "config.json").write_text('{"model": "sasrec-id", "config": {}}')
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(RuntimeError, match="--variants sasrec-id --seeds 0 --redo"):
+        tvi.run_one(None, "ml-100k", "ensemble:id+id", 2, {})
+
+
 def test_transition_table_splits_hits_by_seen_and_unseen_cases(tmp_path, monkeypatch):
     from lmrec.data.evalset import EvalSet
 
