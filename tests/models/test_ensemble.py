@@ -64,6 +64,10 @@ def test_ensemble_checks_members_and_weights():
             ScoreEnsemble(members, weights)
     with pytest.raises(ValueError, match="different catalogue sizes"):
         ScoreEnsemble([a, b], [0.5, 0.5]).score(np.array([0]), [np.array([1])])
+    with pytest.raises(ValueError, match="names must differ"):
+        ScoreEnsemble([a, a], [0.5, 0.5], names=["x", "x"])
+    # two runs of one model class (both named "sasrec") stay apart in describe()
+    assert ScoreEnsemble([a, a], [0.25, 0.75]).describe() == {"fixed[0]": 0.25, "fixed[1]": 0.75}
     usable = ScoreEnsemble([a, a], [0.5, 0.5]).has_usable_input(np.array([0, 1]), [np.array([], dtype=np.int64),
                                                                                    np.array([2])])
     assert usable.tolist() == [False, True]

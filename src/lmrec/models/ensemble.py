@@ -63,13 +63,14 @@ class ScoreEnsemble:
         One non-negative weight per member, summing to 1 (a weight of 0 drops that member's
         scores but the member is still called).
     names:
-        Optional display names of the members (default: each member's ``name``).
+        Optional display names of the members, all different (default: each member's ``name``,
+        numbered ``name[i]`` when two members share one).
 
     Raises
     ------
     ValueError
         Fewer than two members, a weight count that differs from the member count, a
-        negative or non-finite weight, or weights that do not sum to 1 (±1e-6).
+        negative or non-finite weight, weights that do not sum to 1 (±1e-6), or repeated names.
     """
 
     def __init__(self, members: Sequence[Any], weights: Sequence[float], names: Sequence[str] | None = None):
@@ -83,9 +84,15 @@ class ScoreEnsemble:
             raise ValueError(f"ensemble weights must be ≥ 0 and sum to 1, got {w.tolist()}")
         self.members = members
         self.weights = w
-        self.names = list(names) if names is not None else [getattr(m, "name", type(m).__name__) for m in members]
+        if names is None:
+            names = [getattr(m, "name", type(m).__name__) for m in members]
+            if len(set(names)) < len(names):    # e.g. two "sasrec" runs: number them in member order
+                names = [f"{n}[{i}]" for i, n in enumerate(names)]
+        self.names = list(names)
         if len(self.names) != len(members):
             raise ValueError(f"{len(members)} members but {len(self.names)} names")
+        if len(set(self.names)) < len(self.names):
+            raise ValueError(f"member names must differ, got {self.names}")
 
     def member_scores(self, users: np.ndarray, histories: list[np.ndarray]) -> list[np.ndarray]:
         """Each member's log-softmax scores: a list of ``float32 [b, n_items]``.
