@@ -411,13 +411,40 @@ def transition_table(doc: dict) -> dict:
     return out
 
 
+def rank_test(score_fn, split, dataset: str, variant: str, seed: int, cost_s: float) -> tuple[list[dict], dict]:
+    """Rank ``split.test`` with ``score_fn`` under both protocols (history kept, then excluded).
+
+    Returns the two rows' common fields (``wall_s`` = ``cost_s``, the training seconds, plus the
+    ranking time of that protocol) and the per-case Recall/NDCG@10 for ``save_cases``.
+    """
+    from lmrec.evaluation.ranking import evaluate_ranking
+
+    rows, cases = [], {}
+    for excl in (False, True):
+        t1 = time.perf_counter()
+        ev = evaluate_ranking(score_fn, split.test, split.n_items, ks=(10, 50), exclude_history=excl,
+                              item_slices=split.item_slices(), return_per_case=True)
+        cases[f"{int(excl)}_recall@10"] = ev["per_case"]["recall@10"]
+        cases[f"{int(excl)}_ndcg@10"] = ev["per_case"]["ndcg@10"]
+        cold = ev["slices"].get("cold_items", {})
+        rows.append({
+            "dataset": dataset, "model": variant, "protocol": f"{split_name(dataset)}; full ranking; {PROTOCOLS[excl]}",
+            "history": "excluded" if excl else "kept", "seed": seed,
+            "wall_s": round(cost_s + time.perf_counter() - t1, 1),
+            "metrics": {k: round(float(ev["metrics"][k]), 5) for k in METRICS},
+            "cold_items": {"n_cases": cold.get("n_cases", 0),
+                           **{k: round(v, 5) for k, v in cold.get("metrics", {}).items() if k in ("recall@10", "ndcg@10")}},
+            "n_test_cases": int(ev["n_cases"]),
+        })
+    return rows, cases
+
+
 def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict, max_epochs: int | None = None,
             progress: bool = False) -> list[dict]:
     """Train ``variant`` on ``dataset`` with ``seed``; rank the test cases under both protocols.
 
     ``progress`` prints one line per epoch (loss, validation NDCG@10) while training.
     """
-    from lmrec.evaluation.ranking import evaluate_ranking
     from lmrec.pipeline import ExperimentConfig, encode_item_inputs, run_experiment
 
     spec = VARIANTS[variant]
@@ -451,22 +478,10 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
     train_eval_s = time.perf_counter() - t0
     save_transitions(dataset, res.split)
     hist = getattr(res.model, "history_", {}) or {}
-    rows, cases = [], {}
-    for excl in (False, True):
-        t1 = time.perf_counter()
-        ev = evaluate_ranking(res.model.score, res.split.test, res.split.n_items, ks=(10, 50), exclude_history=excl,
-                              item_slices=res.split.item_slices(), return_per_case=True)
-        cases[f"{int(excl)}_recall@10"] = ev["per_case"]["recall@10"]
-        cases[f"{int(excl)}_ndcg@10"] = ev["per_case"]["ndcg@10"]
-        cold = ev["slices"].get("cold_items", {})
-        rows.append({
-            "dataset": dataset, "model": variant, "protocol": f"{split_name(dataset)}; full ranking; {PROTOCOLS[excl]}",
-            "history": "excluded" if excl else "kept", "seed": seed,
-            "wall_s": round(hist.get("train_seconds", 0.0) + (init["train_s"] if init else 0.0)
-                            + time.perf_counter() - t1, 1),
-            "metrics": {k: round(float(ev["metrics"][k]), 5) for k in METRICS},
-            "cold_items": {"n_cases": cold.get("n_cases", 0),
-                           **{k: round(v, 5) for k, v in cold.get("metrics", {}).items() if k in ("recall@10", "ndcg@10")}},
+    cost_s = hist.get("train_seconds", 0.0) + (init["train_s"] if init else 0.0)
+    rows, cases = rank_test(res.model.score, res.split, dataset, variant, seed, cost_s)
+    for row in rows:
+        row.update({
             "registry_model": spec["model"], "lever": spec["lever"], "params": spec.get("params", {}),
             "config": extra, "encoder": report.get("encoder"),
             "encode_s": round(encode_s, 1),
@@ -475,7 +490,7 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "stopped": hist.get("stopped"), "best_valid_ndcg@10": hist.get("best_valid_ndcg@10"),
             **({"resumed_at_epoch": hist["resumed_at_epoch"]} if hist.get("resumed_at_epoch") else {}),
             "train_target": hist.get("train_target"), "n_train_examples": hist.get("n_windows"),
-            "n_test_cases": int(ev["n_cases"]), "run_wall_s": round(train_eval_s, 1),
+            "run_wall_s": round(train_eval_s, 1),
             **({"tune": tune} if tune is not None else {}),
             **({"init": {**init, "path": os.path.relpath(init["path"], ROOT.parent)}} if init is not None else {}),
         })
@@ -495,9 +510,8 @@ def run_ensemble(dataset: str, variant: str, seed: int) -> list[dict]:
     RuntimeError
         If a member's run is not saved (the message gives the command that makes it).
     """
-    from lmrec.evaluation.ranking import evaluate_ranking
-    from lmrec.pipeline import load_run
     from lmrec.models.ensemble import tune_ensemble_weights
+    from lmrec.pipeline import load_run
 
     spec = VARIANTS[variant]
     offsets = spec.get("seed_offsets", [0] * len(spec["ensemble"]))
@@ -515,29 +529,17 @@ def run_ensemble(dataset: str, variant: str, seed: int) -> list[dict]:
     fit = tune_ensemble_weights([r.model for r in runs], split.valid, split.n_items, exclude_history=exclude,
                                 names=[f"{m['variant']} seed {m['seed']}" for m in members])
     tune_s = time.perf_counter() - t0
-    rows, cases = [], {}
-    for excl in (False, True):
-        t1 = time.perf_counter()
-        ev = evaluate_ranking(fit.ensemble.score, split.test, split.n_items, ks=(10, 50), exclude_history=excl,
-                              item_slices=split.item_slices(), return_per_case=True)
-        cases[f"{int(excl)}_recall@10"] = ev["per_case"]["recall@10"]
-        cases[f"{int(excl)}_ndcg@10"] = ev["per_case"]["ndcg@10"]
-        cold = ev["slices"].get("cold_items", {})
-        rows.append({
-            "dataset": dataset, "model": variant, "protocol": f"{split_name(dataset)}; full ranking; {PROTOCOLS[excl]}",
-            "history": "excluded" if excl else "kept", "seed": seed,
-            "wall_s": round(sum(m["train_s"] for m in members) + tune_s + time.perf_counter() - t1, 1),
-            "metrics": {k: round(float(ev["metrics"][k]), 5) for k in METRICS},
-            "cold_items": {"n_cases": cold.get("n_cases", 0),
-                           **{k: round(v, 5) for k, v in cold.get("metrics", {}).items() if k in ("recall@10", "ndcg@10")}},
+    train_s = sum(m["train_s"] for m in members)
+    rows, cases = rank_test(fit.ensemble.score, split, dataset, variant, seed, train_s + tune_s)
+    for row in rows:
+        row.update({
             "registry_model": "ensemble", "lever": spec["lever"],
             "ensemble": {"weights": fit.ensemble.describe(), "valid_metric": fit.metric,
                          "best_valid": round(fit.best, 5), "tune_s": round(tune_s, 1),
                          "grid": [{"weights": g["weights"], fit.metric: round(g[fit.metric], 5)} for g in fit.grid],
                          "members": [{**m, "path": os.path.relpath(m["path"], ROOT.parent)} for m in members]},
-            "valid_protocol": PROTOCOLS[exclude], "train_s": round(sum(m["train_s"] for m in members), 1),
+            "valid_protocol": PROTOCOLS[exclude], "train_s": round(train_s, 1),
             "epochs": None, "best_epoch": None, "best_valid_ndcg@10": round(fit.best, 5),
-            "n_test_cases": int(ev["n_cases"]),
         })
     save_cases(CASES / (slug(dataset, variant, seed) + ".npz"), cases)
     return rows
@@ -803,7 +805,7 @@ def save(doc: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    global OUT, CASES
+    global OUT, CASES, MODELS_DIR
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=DATASETS)
     ap.add_argument("--variants", nargs="+", default=["last-item", "sasrec-id", "sasrec-text", "sasrec-text-id"],
@@ -817,7 +819,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="cap every trained row at this many epochs (smoke tests only: rows are then not converged)")
     args = ap.parse_args(argv)
     if args.out != OUT:
+        # a smoke run's models stay beside its results: never where the real rows' members are looked up
         OUT, CASES = args.out, args.out.parent / (args.out.stem + "_cases")
+        MODELS_DIR = args.out.parent / (args.out.stem + "_models")
     command = "python bench/text_vs_id.py " + " ".join(argv if argv is not None else sys.argv[1:])
     from lmrec.evaluation.results import environment_info
 
