@@ -27,6 +27,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lmrec.models.fallback import as_numpy_scores
+
 
 def log_softmax_scores(scores: Any) -> np.ndarray:
     """Row-wise log-softmax of ``scores`` (``float [b, n_items]``, numpy or torch) as
@@ -37,9 +39,7 @@ def log_softmax_scores(scores: Any) -> np.ndarray:
     ValueError
         If ``scores`` is not two-dimensional or holds a NaN or an infinity.
     """
-    if type(scores).__module__.startswith("torch") and hasattr(scores, "detach"):
-        scores = scores.detach().cpu().numpy()
-    s = np.asarray(scores, dtype=np.float64)
+    s = as_numpy_scores(scores).astype(np.float64)
     if s.ndim != 2:
         raise ValueError(f"scores must be [b, n_items], got shape {s.shape}")
     if not np.isfinite(s).all():

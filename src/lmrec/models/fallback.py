@@ -52,7 +52,9 @@ def popularity_order(popularity: np.ndarray, candidates: np.ndarray | None = Non
     return idx[np.lexsort((idx, -pop[idx]))]
 
 
-def _numpy(scores: Any) -> np.ndarray:
+def as_numpy_scores(scores: Any) -> np.ndarray:
+    """``float32`` numpy copy of a model's scores (a numpy array or a torch tensor on any device),
+    without importing torch."""
     if type(scores).__module__.startswith("torch") and hasattr(scores, "detach"):
         scores = scores.detach().float().cpu().numpy()
     return np.asarray(scores, dtype=np.float32)
@@ -117,7 +119,7 @@ class PopularityFallback:
         out = np.empty((len(users), len(self.popularity)), dtype=np.float32)
         keep = np.flatnonzero(~fallback)
         if len(keep):
-            scored = _numpy(self.model.score(users[keep], [histories[i] for i in keep]))
+            scored = as_numpy_scores(self.model.score(users[keep], [histories[i] for i in keep]))
             if scored.shape != (len(keep), len(self.popularity)):
                 raise ValueError(f"{self.model.name}: score returned shape {scored.shape}, expected "
                                  f"({len(keep)}, {len(self.popularity)})")
