@@ -207,3 +207,23 @@ def test_start_positions_make_every_window_position_equal_its_prefix():
     assert same == {"start": True, "end": False}
     with pytest.raises(ValueError, match="positions"):
         create_model("sasrec-id", positions="middle")
+
+
+@pytest.mark.parametrize("name", ["sasrec-id", "sasrec-text-id", "unisrec", "fusion", "zesrec"])
+def test_fit_is_determined_by_the_seed_alone(name, tiny_dataset):
+    """``TrainData.seed`` fixes the initial weights too: the global torch state before ``fit``
+    (whatever ran earlier in the process) must not change the trained model."""
+    import torch
+
+    split = leave_one_out(tiny_dataset)
+    vectors = _vectors(split.n_items)
+    params = {"epochs": 2, "hidden": 16, "batch_size": 32}
+    if name != "zesrec":
+        params.update(patience=2, inner=32)
+    scores = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        model = create_model(name, **params)
+        model.fit(TrainData(split=split, item_vectors=vectors if model.needs_item_vectors else None, seed=0))
+        scores.append(model.score(split.test.users[:5], split.test.histories[:5]))
+    np.testing.assert_array_equal(scores[0], scores[1])

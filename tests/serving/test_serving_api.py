@@ -124,10 +124,11 @@ def test_restart_keeps_added_and_deleted_items(knn_run, encoder):
     assert c2.get("/items/5").status_code == 404
 
 
-def test_sasrec_text_run_serves_model_scores_and_new_items(make_serving_run, encoder, fast_sasrec):
+@pytest.mark.parametrize("adaptor", [{}, {"text_adaptor": "mlp", "adaptor_hidden": 16}], ids=["linear", "mlp"])
+def test_sasrec_text_run_serves_model_scores_and_new_items(make_serving_run, encoder, fast_sasrec, adaptor):
     from lmrec.pipeline import load_run, recommend_for_user
 
-    run = make_serving_run("sasrec-text", encoder, **fast_sasrec)
+    run = make_serving_run("sasrec-text", encoder, **fast_sasrec, **adaptor)
     client = TestClient(create_app(run, encoder=encoder))
     got = client.post("/recommend", json={"user_id": "u0", "k": 5}).json()["items"]
     want = recommend_for_user(load_run(run), "u0", 5)

@@ -128,6 +128,7 @@ class Fusion(Recommender):
 
         if data.item_vectors is None:
             raise ValueError("Fusion needs item text vectors")
+        torch.manual_seed(data.seed)  # the initial weights too come from the run's seed
         self._build(data.item_vectors, data.split.warm_items, data.split.n_items)
         self.history_ = train_sequential(self, data)
         self._record_gate(data.split.warm_items[: self.n_items_])

@@ -14,12 +14,17 @@ Item inputs (``item_input``):
 ``"text"``
     a learned projection ``Linear(dim_text → hidden)`` of frozen text vectors: works for items
     never seen in training (cf. the text-only SASRec of the UniSRec paper, Hou et al. KDD 2022);
+    with ``text_adaptor="mlp"`` the projection is a two-layer perceptron
+    ``Linear(dim_text → adaptor_hidden) → GELU → Linear(adaptor_hidden → hidden)``, which can
+    move two items with similar text vectors apart (a linear map keeps every item in one
+    ``hidden``-dimensional linear image of the text space);
 ``"text-id"``
     the sum of both; the ID part is zeroed for items without training interactions, so cold
     items fall back to their text.
 
 With per-field text vectors (``field_aggregation="attention"``, :mod:`lmrec.features.fields`)
-the text part of an item is ``Σ_f a_{i,f} · text_proj(x_{i,f})`` with ``a_{i,·}`` the softmax,
+the text part of an item is ``text_proj(Σ_f a_{i,f} x_{i,f})`` (``= Σ_f a_{i,f} · text_proj(x_{i,f})``
+for the linear adaptor) with ``a_{i,·}`` the softmax,
 over the fields item ``i`` has, of ``q · tanh(W x_{i,f} + b)`` — the additive attention of the
 NRMS / PLM-NR news encoders (Wu et al., EMNLP 2019; SIGIR 2021), here over an item's fields.
 """
@@ -82,8 +87,11 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
                      n_heads: int, inner: int, dropout: float, max_len: int, warm_items: np.ndarray | None,
                      text_norm: str = "standardize", init: str = "torch", fusion: str = "sum",
                      field_vectors: np.ndarray | None = None, field_mask: np.ndarray | None = None,
-                     positions: str = "end"):
+                     positions: str = "end", text_adaptor: str = "linear", adaptor_hidden: int = 1024):
     """Create the PyTorch module (defined lazily so importing this file does not import torch).
+
+    ``text_adaptor`` (``"linear"`` or ``"mlp"`` with ``adaptor_hidden`` units) is the map from
+    text vectors to ``hidden`` (module docstring).
 
     ``field_vectors`` (``float32 [n_items, n_fields, dim]``) with ``field_mask`` (``bool
     [n_items, n_fields]``) make the text input an additive attention over the item's fields
@@ -91,6 +99,11 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
     """
     import torch
     from torch import nn
+
+    def text_projection(dim_text: int) -> nn.Module:
+        if text_adaptor == "linear":
+            return nn.Linear(dim_text, hidden)
+        return nn.Sequential(nn.Linear(dim_text, adaptor_hidden), nn.GELU(), nn.Linear(adaptor_hidden, hidden))
 
     class SASRecNet(nn.Module):
         """Causal Transformer over item sequences.
@@ -128,14 +141,14 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
                 # ``text`` (mean of the present fields) only tells which items have text (non-zero row)
                 count = self.field_mask.sum(1, keepdim=True).clamp(min=1)
                 self.register_buffer("text", self.fields.sum(1) / count, persistent=False)
-                self.text_proj = nn.Linear(dim_text, hidden)
+                self.text_proj = text_projection(dim_text)
             elif "text" in item_input:
                 if text_vectors is None:
                     raise ValueError(f"SASRec item_input={item_input!r} needs item text vectors")
                 tv = torch.as_tensor(standardize_text_vectors(text_vectors) if text_norm == "standardize"
                                      else np.asarray(text_vectors, dtype=np.float32))
                 self.register_buffer("text", torch.cat([torch.zeros(1, tv.shape[1]), tv]), persistent=False)
-                self.text_proj = nn.Linear(tv.shape[1], hidden)
+                self.text_proj = text_projection(tv.shape[1])
             self.fusion = fusion
             if item_input == "text-id" and fusion == "concat":  # [text ; id] → hidden
                 self.fuse = nn.Linear(2 * hidden, hidden)
@@ -173,7 +186,7 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
 
         def text_input(self) -> "torch.Tensor":
             """``float32 [n_items + 1, dim_text]`` text input of every item: the (standardised) text
-            vector, or with per-field vectors ``Σ_f a_{i,f} x_{i,f}`` — projected by the linear
+            vector, or with per-field vectors ``Σ_f a_{i,f} x_{i,f}`` — projected by a linear
             ``text_proj``, this is exactly ``Σ_f a_{i,f} text_proj(x_{i,f})`` since the weights sum
             to 1 (an item without any field gets ``text_proj(0)``, like an empty template text)."""
             if self.field_attention is None:
@@ -297,6 +310,10 @@ class SASRec(Recommender):
     text_norm:
         ``"standardize"`` (per-dimension z-scores of the text vectors, see
         :func:`standardize_text_vectors`) or ``"none"``.
+    text_adaptor, adaptor_hidden:
+        Map from text vectors to ``hidden``: ``"linear"`` (the default) or ``"mlp"`` (two layers,
+        ``adaptor_hidden`` GELU units, default 1024: 460,000 weights for 384-d text vectors, as many
+        as a 64-d ID table of 7,000 items). Ignored by ``item_input="id"``.
 
     Attributes
     ----------
@@ -312,7 +329,11 @@ class SASRec(Recommender):
                  weight_decay: float = 0.0, batch_size: int = 2048, epochs: int = 200, patience: int = 10,
                  max_train_seconds: float = 0.0, text_norm: str = "standardize", train_negatives: str = "all",
                  train_target: str = "auto", init: str = "recbole", fusion: str = "sum",
-                 positions: str = "end"):
+                 positions: str = "end", text_adaptor: str = "linear", adaptor_hidden: int = 1024):
+        if text_adaptor not in ("linear", "mlp"):
+            raise ValueError(f"SASRec text_adaptor must be 'linear' or 'mlp', got {text_adaptor!r}")
+        if int(adaptor_hidden) < 1:
+            raise ValueError(f"SASRec adaptor_hidden must be ≥ 1, got {adaptor_hidden}")
         if positions not in ("start", "end"):
             raise ValueError(f"SASRec positions must be 'start' or 'end', got {positions!r}")
         if fusion not in ("sum", "concat"):
@@ -341,7 +362,11 @@ class SASRec(Recommender):
                          batch_size=batch_size, epochs=epochs, patience=patience,
                          max_train_seconds=max_train_seconds, text_norm=text_norm,
                          train_negatives=train_negatives, train_target=train_target, init=init,
-                         fusion=fusion, positions=positions)
+                         fusion=fusion, positions=positions,
+                         # only a non-default adaptor is written into the config, so that the configs
+                         # (and resumable training states) of runs made before the option stay valid
+                         **({} if text_adaptor == "linear" else {"text_adaptor": text_adaptor,
+                                                                 "adaptor_hidden": int(adaptor_hidden)}))
 
     @property
     def needs_item_vectors(self) -> bool:  # type: ignore[override]
@@ -362,7 +387,9 @@ class SASRec(Recommender):
                                      c.get("init", "torch"), c.get("fusion", "sum"),
                                      field_vectors=None if item_fields is None else item_fields.vectors,
                                      field_mask=None if item_fields is None else item_fields.mask,
-                                     positions=c.get("positions", "end"))
+                                     positions=c.get("positions", "end"),
+                                     text_adaptor=c.get("text_adaptor", "linear"),
+                                     adaptor_hidden=c.get("adaptor_hidden", 1024))
 
     def fit(self, data: TrainData) -> "SASRec":
         """Train on ``data``; with ``data.item_fields`` (per-field vectors) the text input is the
@@ -373,8 +400,11 @@ class SASRec(Recommender):
         ValueError
             If ``data.item_fields`` is given to ``sasrec-id`` (no text input).
         """
+        import torch
+
         from lmrec.training.trainer import train_sequential
 
+        torch.manual_seed(data.seed)  # the initial weights too come from the run's seed
         self._build(data.split.n_items, data.item_vectors, data.split.warm_items, data.item_fields)
         self.history_ = train_sequential(self, data)
         return self

@@ -318,6 +318,7 @@ class UniSRec(Recommender):
             raise ValueError("UniSRec from scratch cannot freeze its randomly initialised Transformer; pass "
                              "freeze_transformer=False, or start from trained weights (init_from=RUN_DIR, "
                              "UniSRec.from_pretrained)")
+        torch.manual_seed(data.seed)  # the initial weights too come from the run's seed
         self._build(data.item_vectors, data.split.warm_items)
         if self.init_state_ is not None:
             try:

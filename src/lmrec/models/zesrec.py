@@ -164,6 +164,7 @@ class ZESRec(Recommender):
         if data.item_vectors is None:
             raise ValueError("ZESRec needs item text vectors")
         c = self.config
+        torch.manual_seed(data.seed)  # the initial weights too come from the run's seed
         self.net_ = ZESRecNet(data.item_vectors.shape[1], c["hidden"], c["dropout"], c["max_len"],
                               c.get("temperature", 0.07))
         self.set_catalog(data.item_vectors)
