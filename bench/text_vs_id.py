@@ -70,6 +70,8 @@ RECIPE = {"train_target": "auto", "batch_size": 2048, "lr": 1e-3, "patience": 10
 SASREC_PARAMS = {**RECIPE, "init": "recbole"}  # the same for ID and text variants
 OLD_DEFAULTS = {"train_target": "all-positions", "init": "torch", "lr": 2e-3, "batch_size": 128, "patience": 10,
                 "epochs": 200, "max_train_seconds": 0}
+#: Text adaptor lever (``@mlp`` rows): a two-layer perceptron in place of SASRec's linear text projection.
+MLP_ADAPTOR = {"text_adaptor": "mlp", "adaptor_hidden": 1024}
 #: Lever a: MiniLM tuned contrastively on the run's own training split (``lmrec finetune-encoder``,
 #: sentence-transformers' trainer): (item → next item) pairs plus co-occurrences at most 3 apart,
 #: a seeded sample of 30,000, symmetric in-batch-negatives loss, only the top 2 of 6 layers
@@ -158,13 +160,13 @@ VARIANTS: dict[str, dict] = {
     # Adaptor capacity: a linear projection keeps every item in one 64-d linear image of the text space, so items
     # with similar titles get similar scores whatever the history; a two-layer perceptron (1024 GELU units) can
     # pull them apart, i.e. memorise item-specific (last item -> next item) pairs from text alone.
-    **{f"{m}@mlp": {"model": m, "params": {**SASREC_PARAMS, "text_adaptor": "mlp", "adaptor_hidden": 1024},
-                    "lever": f"text adaptor: two-layer MLP (1024 GELU units) instead of a linear projection"
-                             f"{', text only' if m == 'sasrec-text' else ', text + ID'}"}
+    **{f"{m}@mlp": {"model": m, "params": {**SASREC_PARAMS, **MLP_ADAPTOR},
+                    "lever": "text adaptor: two-layer MLP (1024 GELU units) instead of a linear projection"
+                             + (", text only" if m == "sasrec-text" else ", text + ID")}
        for m in ("sasrec-text", "sasrec-text-id")},
     # the same on ml-100k's stopping rule (see the @p30 rows): patience 30
     "sasrec-text@mlp-p30": {"model": "sasrec-text",
-                            "params": {**SASREC_PARAMS, "text_adaptor": "mlp", "adaptor_hidden": 1024, "patience": 30},
+                            "params": {**SASREC_PARAMS, **MLP_ADAPTOR, "patience": 30},
                             "lever": "text adaptor: two-layer MLP (1024 GELU units), text only, patience 30"},
     "last-item@tuned": {"model": "last-item", "tune": TUNE, "trained": False,
                         "lever": "a: MiniLM tuned on the training interactions, cosine to the last item"},
