@@ -22,8 +22,12 @@ def save_cases(path: Path, cases: dict[str, np.ndarray]) -> None:
     ``[n_cases]``. With one target per case (leave-one-out) both metrics follow from the target's rank,
     so a protocol is stored as ``"{excl}_rank10"``: uint8 ``[n_cases]``, the 1-based rank when the
     target is in the top 10, else 0. Anything else (several targets per case) is stored as float32.
+    An optional ``"cold"`` (bool ``[n_cases]``: the case's target had no training interaction) is
+    stored as it is; splits that choose cold items per seed need it to slice a row's cases.
     """
     out: dict[str, np.ndarray] = {}
+    if "cold" in cases:
+        out["cold"] = np.asarray(cases["cold"], dtype=bool)
     for excl in ("0", "1"):
         rec, ndcg = cases[f"{excl}_recall@10"], cases[f"{excl}_ndcg@10"]
         hit = ndcg > 0

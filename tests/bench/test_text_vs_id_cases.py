@@ -125,7 +125,7 @@ def test_ensemble_variants_name_trained_variants_and_need_their_saved_runs(tmp_p
     assert {"ensemble:id+text", "ensemble:id+text-id", "ensemble:id+id"} <= set(ensembles)
     for v, spec in ensembles.items():
         assert all(m in tvi.VARIANTS and "ensemble" not in tvi.VARIANTS[m] for m in spec["ensemble"])
-        assert v in tvi.TEXT_AND_ID or v.startswith("ensemble:id+id")
+        assert (v in tvi.TEXT_AND_ID) + (v in tvi.TEXT_ONLY) + v.startswith("ensemble:id+id") == 1
     # the control fuses this seed's ID run with the next seed's: the missing one is named with its command
     run = tmp_path / tvi.slug("ml-100k", "sasrec-id", 2)
     (run / "model").mkdir(parents=True)
@@ -168,3 +168,43 @@ def test_transition_table_splits_hits_by_seen_and_unseen_cases(tmp_path, monkeyp
     assert iv["excludes_zero"] and iv["low"] > 0 and "vs_id_unseen" not in by["sasrec-id"]
     # a dataset without a mask is left out
     assert tv.transition_table({"rows": [{"dataset": "other", "model": "sasrec-id", "seed": 0}]}) == {}
+
+
+def test_dataset_keys_name_the_split_and_refuse_an_unknown_one():
+    tv = _load("text_vs_id")
+    assert tv.dataset_and_split("amazon-food-kitchen-llmcdsr:food") == ("amazon-food-kitchen-llmcdsr:food", "auto")
+    assert tv.dataset_and_split("ml-100k+cold-start-items") == ("ml-100k", "cold-start-items")
+    assert "10 % of items cold" in tv.split_name("ml-100k+cold-start-items")
+    with pytest.raises(ValueError, match="ml-100k\\+temporal.*cold-start-items"):
+        tv.dataset_and_split("ml-100k+temporal")
+    # variants built on runs of other seeds are refused on a split whose cold items differ per seed
+    with pytest.raises(ValueError, match="own splits only"):
+        tv.run_one(None, "ml-100k+cold-start-items", "ensemble:id+id", 0, {})
+
+
+def test_cold_start_table_slices_each_seed_by_its_own_cold_targets(tmp_path, monkeypatch):
+    tv = _load("text_vs_id")
+    monkeypatch.setattr(tv, "CASES", tmp_path / "cases")
+    ds = "toy+cold-start-items"
+    n = 40
+    # seed 0: cases 0-9 are cold, seed 1: cases 30-39; the MLP misses every cold case and hits every warm one,
+    # the linear adaptor hits every cold case and half of the warm ones
+    cold = {0: np.arange(n) < 10, 1: np.arange(n) >= 30}
+    for s, c in cold.items():
+        warm_half = (np.arange(n) % 2 == 0) & ~c
+        for model, hit in (("sasrec-text", c | warm_half), ("sasrec-text@mlp", ~c)):
+            r, g = _loo(np.where(hit, 1, 99))
+            tv.save_cases(tv.CASES / f"{tv.slug(ds, model, s)}.npz",
+                          {"0_recall@10": r, "0_ndcg@10": g, "1_recall@10": r, "1_ndcg@10": g, "cold": c})
+    rows = [{"dataset": ds, "model": m, "seed": s} for m in ("sasrec-text", "sasrec-text@mlp") for s in (0, 1)]
+    # a dataset's own split has no cold-start table
+    rows.append({"dataset": "toy", "model": "sasrec-text", "seed": 0})
+    got = tv.cold_start_table({"rows": rows})
+    assert list(got) == [ds] and got[ds]["n_cases"] == n and got[ds]["n_cold_per_seed"] == {"0": 10, "1": 10}
+    ref, mlp = got[ds]["rows"]
+    assert (ref["model"], ref["recall@10_cold"], ref["recall@10_warm"]) == ("sasrec-text", 1.0, 0.5)
+    assert (mlp["recall@10_cold"], mlp["recall@10_warm"]) == (0.0, 1.0) and "vs_reference_cold" not in ref
+    assert mlp["vs_reference_cold"]["diff"] == pytest.approx(-1.0) and mlp["vs_reference_cold"]["excludes_zero"]
+    assert mlp["vs_reference_warm"]["diff"] == pytest.approx(0.5) and mlp["vs_reference_cold"]["seeds"] == [0, 1]
+    md = tv.render({"table": "t", "command": "c", "rows": [], "dataset_statistics": {}, "cold_start": got})
+    assert "## Cold-start items" in md and "**-1.0000 [-1.0000, -1.0000]**" in md
