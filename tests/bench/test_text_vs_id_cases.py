@@ -182,10 +182,16 @@ def test_dataset_keys_name_the_split_and_refuse_an_unknown_one():
         tv.run_one(None, "ml-100k+cold-start-items", "ensemble:id+id", 0, {})
 
 
-def test_cold_start_table_slices_each_seed_by_its_own_cold_targets(tmp_path, monkeypatch):
-    tv = _load("text_vs_id")
-    monkeypatch.setattr(tv, "CASES", tmp_path / "cases")
-    ds = "toy+cold-start-items"
+@pytest.fixture()
+def tv_cases(tmp_path, monkeypatch):
+    """bench/text_vs_id.py with its per-case files under ``tmp_path``."""
+    module = _load("text_vs_id")
+    monkeypatch.setattr(module, "CASES", tmp_path / "cases")
+    return module
+
+
+def test_cold_start_table_slices_each_seed_by_its_own_cold_targets(tv_cases):
+    tv, ds = tv_cases, "toy+cold-start-items"
     n = 40
     # seed 0: cases 0-9 are cold, seed 1: cases 30-39; the MLP misses every cold case and hits every warm one,
     # the linear adaptor hits every cold case and half of the warm ones
