@@ -385,8 +385,8 @@ class SASRec(Recommender):
                          max_train_seconds=max_train_seconds, text_norm=text_norm,
                          train_negatives=train_negatives, train_target=train_target, init=init,
                          fusion=fusion, positions=positions,
-                         # only a non-default adaptor is written into the config, so that the configs
-                         # (and resumable training states) of runs made before the option stay valid
+                         # only non-default adaptor / ID-dropout settings are written into the config, so that
+                         # the configs (and resumable training states) of runs made before the options stay valid
                          **({} if text_adaptor == "linear" else {"text_adaptor": text_adaptor,
                                                                  "adaptor_hidden": int(adaptor_hidden)}),
                          **({"id_dropout": float(id_dropout)} if id_dropout else {}))
