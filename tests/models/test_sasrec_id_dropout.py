@@ -10,8 +10,8 @@ from lmrec.models.sasrec import build_sasrec_net
 SMALL = {"hidden": 16, "inner": 32, "batch_size": 32, "dropout": 0.1, "lr": 5e-3}
 
 
-def test_config_records_only_a_nonzero_rate_and_refuses_models_without_an_id_part():
-    assert "id_dropout" not in create_model("sasrec-text-id").config  # earlier runs keep their config
+def test_config_records_the_rate_and_refuses_models_without_an_id_part():
+    assert create_model("sasrec-text-id").config["id_dropout"] == 0.0
     assert create_model("sasrec-text-id", id_dropout=0.5).config["id_dropout"] == 0.5
     for name in ("sasrec-id", "sasrec-text"):
         with pytest.raises(ValueError, match="sasrec-text-id"):

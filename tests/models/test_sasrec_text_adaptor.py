@@ -22,9 +22,8 @@ def _fit(name, split, vectors, **params):
     return model.fit(TrainData(split=split, item_vectors=vectors, seed=0))
 
 
-def test_default_config_is_unchanged_and_mlp_is_recorded():
-    # runs made before the option resume with the same config (training-state key)
-    assert "text_adaptor" not in create_model("sasrec-text").config
+def test_the_config_records_the_adaptor_and_refuses_unknown_ones():
+    assert create_model("sasrec-text").config["text_adaptor"] == "linear"
     mlp = create_model("sasrec-text", text_adaptor="mlp", adaptor_hidden=32)
     assert mlp.config["text_adaptor"] == "mlp" and mlp.config["adaptor_hidden"] == 32
     with pytest.raises(ValueError, match="text_adaptor"):

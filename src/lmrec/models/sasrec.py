@@ -25,6 +25,15 @@ Item inputs (``item_input``):
     input and the output table, no rescaling), so the net learns to rank items whose vector is
     text alone — what a cold item is at inference (DropoutNet, Volkovs et al., NeurIPS 2017).
 
+With ``scores="cosine"`` an item's score is the cosine of the sequence output and the item's
+row over a temperature ``τ`` (both L2-normalised and scaled by ``1/√τ``, as UniSRec's scores,
+Hou et al. KDD 2022); the Transformer still reads the raw rows. The norm of an item's row then
+no longer moves its score: with dot-product scores, the MLP adaptor and text + ID give items
+trained as targets longer rows than cold items, part of why they rank new items lower
+(``bench/results/cold_item_norms.md``). Measured, cosine scores help the MLP adaptor on warm and
+cold items alike; with the linear adaptor they gain on warm items and lose on cold ones
+(``bench/results/text_vs_id.md``, "Cold-start items").
+
 With per-field text vectors (``field_aggregation="attention"``, :mod:`lmrec.features.fields`)
 the text part of an item is ``text_proj(Σ_f a_{i,f} x_{i,f})`` (``= Σ_f a_{i,f} · text_proj(x_{i,f})``
 for the linear adaptor) with ``a_{i,·}`` the softmax,
@@ -91,8 +100,12 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
                      text_norm: str = "standardize", init: str = "torch", fusion: str = "sum",
                      field_vectors: np.ndarray | None = None, field_mask: np.ndarray | None = None,
                      positions: str = "end", text_adaptor: str = "linear", adaptor_hidden: int = 1024,
-                     id_dropout: float = 0.0):
+                     id_dropout: float = 0.0, scores: str = "dot", temperature: float = 0.07):
     """Create the PyTorch module (defined lazily so importing this file does not import torch).
+
+    ``scores`` (``"dot"`` or ``"cosine"`` over ``temperature``) is how the sequence output meets
+    the item rows (module docstring); with ``"cosine"``, :meth:`item_table` returns normalised rows
+    and :meth:`forward` normalised outputs, so callers keep computing ``h @ table.T``.
 
     ``text_adaptor`` (``"linear"`` or ``"mlp"`` with ``adaptor_hidden`` units) is the map from
     text vectors to ``hidden`` (module docstring); ``id_dropout`` the share of ID parts zeroed per
@@ -102,7 +115,10 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
     [n_items, n_fields]``) make the text input an additive attention over the item's fields
     (module docstring); then ``text_vectors`` is not read.
     """
+    import math
+
     import torch
+    import torch.nn.functional as F
     from torch import nn
 
     def text_projection(dim_text: int) -> nn.Module:
@@ -156,6 +172,8 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
                 self.text_proj = text_projection(tv.shape[1])
             self.fusion = fusion
             self.id_dropout = float(id_dropout)
+            self.cosine = scores == "cosine"
+            self.scale = 1.0 / math.sqrt(temperature)
             if item_input == "text-id" and fusion == "concat":  # [text ; id] → hidden
                 self.fuse = nn.Linear(2 * hidden, hidden)
             self.pos_emb = nn.Embedding(max_len, hidden)
@@ -200,7 +218,19 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
             return torch.einsum("nf,nfd->nd", self.field_weights(), self.fields)
 
         def item_table(self) -> "torch.Tensor":
-            """``float32 [n_items + 1, hidden]`` item representations (row 0 = padding)."""
+            """``float32 [n_items + 1, hidden]`` item rows to score against (row 0 = padding): the
+            :meth:`input_table`, or with cosine scores its rows L2-normalised and scaled by ``1/√τ``
+            (the raw table is kept, so that :meth:`forward` given this table reads the same rows,
+            with the same ID-dropout draw)."""
+            raw = self.input_table()
+            if not self.cosine:
+                return raw
+            table = torch.cat([raw[:1], F.normalize(raw[1:], dim=-1) * self.scale])
+            self._last_tables = (table, raw)
+            return table
+
+        def input_table(self) -> "torch.Tensor":
+            """``float32 [n_items + 1, hidden]`` item representations the Transformer reads (row 0 = padding)."""
             parts = []
             if self.item_input in ("id", "text-id"):
                 mask = self.id_mask if self.item_input == "text-id" else 1.0
@@ -217,7 +247,12 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
             return parts[0] + parts[1]
 
         def forward(self, seq: "torch.Tensor", table: "torch.Tensor | None" = None) -> "torch.Tensor":
-            table = self.item_table() if table is None else table
+            """``float32 [b, L, hidden]`` outputs for ``seq``, given the :meth:`item_table` (``None``:
+            computed here); L2-normalised and scaled by ``1/√τ`` with cosine scores."""
+            if self.cosine:
+                last = getattr(self, "_last_tables", None)
+                table = last[1] if table is not None and last is not None and last[0] is table else None
+            table = self.input_table() if table is None else table
             b, length = seq.shape
             if self.positions == "start":  # position t = t-th item of the row (Kang & McAuley; RecBole)
                 pos = ((seq > 0).long().cumsum(1) - 1).clamp(0, self.max_len - 1)
@@ -231,7 +266,8 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
             # masked = future keys, or padding keys (a position may always see itself, so no row is empty)
             mask = causal[None] | (pad[:, None, :] & ~eye[None])
             mask = mask.repeat_interleave(self.n_heads, dim=0)
-            return self.encoder(x, mask=mask)
+            out = self.encoder(x, mask=mask)
+            return F.normalize(out, dim=-1) * self.scale if self.cosine else out
 
     return SASRecNet()
 
@@ -323,13 +359,21 @@ class SASRec(Recommender):
         ``adaptor_hidden`` GELU units, default 1024: 460,000 weights for 384-d text vectors, as many
         as a 64-d ID table of 7,000 items). Ignored by ``item_input="id"``. The MLP memorises
         items: on Amazon Scientific it gains on items with training interactions and loses on
-        cold ones (``bench/results/text_vs_id.md``, "Cold-start items"), hence not the default.
+        cold ones (``bench/results/text_vs_id.md``, "Cold-start items"), hence not the default;
+        with ``scores="cosine"`` it keeps them (see ``scores``).
     id_dropout:
         ``text-id`` only: probability, ``0 ≤ p < 1``, that an item's ID part is zeroed in a training
         step (module docstring; default 0). Cold items are text alone at inference, so without it
         they are ranked by a text projection trained only as a complement to ID vectors. Measured
         with p = 0.5 on Amazon Scientific with 10 % cold items: it does not close the cold gap of
         text + ID to text alone (``bench/results/text_vs_id.md``, "Cold-start items").
+    scores, temperature:
+        ``"dot"`` (Kang & McAuley; RecBole; the default) or ``"cosine"``: cosine of sequence
+        output and item row over ``temperature`` (UniSRec's 0.07 by default; module docstring).
+        With ``text_adaptor="mlp"`` on Amazon Scientific and LC-Rec with 10 % cold items (3 seeds)
+        cosine scores kept the MLP's gain on warm targets and lost no measurable share of the
+        cold ones against the linear adaptor, where with dot products it loses up to a quarter of them
+        (``bench/results/text_vs_id.md``, "Cold-start items").
 
     Attributes
     ----------
@@ -346,7 +390,11 @@ class SASRec(Recommender):
                  max_train_seconds: float = 0.0, text_norm: str = "standardize", train_negatives: str = "all",
                  train_target: str = "auto", init: str = "recbole", fusion: str = "sum",
                  positions: str = "end", text_adaptor: str = "linear", adaptor_hidden: int = 1024,
-                 id_dropout: float = 0.0):
+                 id_dropout: float = 0.0, scores: str = "dot", temperature: float = 0.07):
+        if scores not in ("dot", "cosine"):
+            raise ValueError(f"SASRec scores must be 'dot' or 'cosine', got {scores!r}")
+        if not float(temperature) > 0:
+            raise ValueError(f"SASRec temperature must be > 0, got {temperature}")
         if not 0.0 <= float(id_dropout) < 1.0:
             raise ValueError(f"SASRec id_dropout must be in [0, 1), got {id_dropout}")
         if id_dropout and item_input != "text-id":
@@ -384,12 +432,9 @@ class SASRec(Recommender):
                          batch_size=batch_size, epochs=epochs, patience=patience,
                          max_train_seconds=max_train_seconds, text_norm=text_norm,
                          train_negatives=train_negatives, train_target=train_target, init=init,
-                         fusion=fusion, positions=positions,
-                         # only non-default adaptor / ID-dropout settings are written into the config, so that
-                         # the configs (and resumable training states) of runs made before the options stay valid
-                         **({} if text_adaptor == "linear" else {"text_adaptor": text_adaptor,
-                                                                 "adaptor_hidden": int(adaptor_hidden)}),
-                         **({"id_dropout": float(id_dropout)} if id_dropout else {}))
+                         fusion=fusion, positions=positions, text_adaptor=text_adaptor,
+                         adaptor_hidden=int(adaptor_hidden), id_dropout=float(id_dropout), scores=scores,
+                         temperature=float(temperature))
 
     @property
     def needs_item_vectors(self) -> bool:  # type: ignore[override]
@@ -413,7 +458,8 @@ class SASRec(Recommender):
                                      positions=c.get("positions", "end"),
                                      text_adaptor=c.get("text_adaptor", "linear"),
                                      adaptor_hidden=c.get("adaptor_hidden", 1024),
-                                     id_dropout=c.get("id_dropout", 0.0))
+                                     id_dropout=c.get("id_dropout", 0.0), scores=c.get("scores", "dot"),
+                                     temperature=c.get("temperature", 0.07))
 
     def fit(self, data: TrainData) -> "SASRec":
         """Train on ``data``; with ``data.item_fields`` (per-field vectors) the text input is the

@@ -24,6 +24,8 @@ interactions has no ID part in ``sasrec-text-id`` either, exactly as for the run
 ``sasrec-id`` has no text input: its items can be served but none can be added, and profile
 text is refused. A SASRec trained with ``field_aggregation="attention"`` (per-field vectors)
 serves its own items, but refuses new items and profile text: one text is not its input.
+A SASRec trained with ``scores="cosine"`` is refused: its scores need the normalised item rows in
+the index while its Transformer reads the raw rows, and one table of item vectors holds only one.
 Other models (``pop``) have no item representation and are not served.
 """
 
@@ -78,6 +80,11 @@ class ItemSpace:
         else:
             import torch
 
+            if model.config.get("scores", "dot") == "cosine":
+                # the index would need the normalised rows while the Transformer reads the raw ones
+                raise ValueError("this run's SASRec scores by cosine (scores='cosine'), which the ANN service does not "
+                                 "serve yet; rank with `lmrec recommend` or the Python API (model.score), or serve a "
+                                 "run trained with scores='dot'")
             self.reads_text = "text" in model.config["item_input"]
             self.max_len = int(model.config["max_len"])
             self.net = model.net_.eval()

@@ -128,7 +128,8 @@ def _flat(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def train_state_key(model: SequentialModel, data: Any) -> dict[str, Any]:
     """What a saved training state must agree on to be resumed (plain JSON values).
 
-    The model class and ``config``, the seed, the history-exclusion protocol, the split (name,
+    The model class and its ``config`` with the class's defaults filled in (so that states saved
+    before an option existed stay resumable), the seed, the history-exclusion protocol, the split (name,
     sizes and a SHA-1 of every training and validation sequence) and a SHA-1 of the text inputs
     (``data.item_vectors`` ``[n_items, dim]`` and ``data.item_fields``), so that a state is never
     continued on other data or settings.
@@ -136,7 +137,7 @@ def train_state_key(model: SequentialModel, data: Any) -> dict[str, Any]:
     sp = data.split
     key: dict[str, Any] = {
         "model": type(model).__name__, "seed": int(data.seed),
-        "config": {k: v for k, v in model.config.items() if k not in RESUMABLE_PARAMS},
+        "config": _effective_config(type(model), model.config),
         "exclude_history": bool(data.exclude_history),
         "split": [sp.name, int(sp.n_users), int(sp.n_items), len(sp.train), len(sp.valid)],
         "train_sha1": _sha1(*_flat(sp.train)),
@@ -150,7 +151,22 @@ def train_state_key(model: SequentialModel, data: Any) -> dict[str, Any]:
     return json.loads(json.dumps(key, default=str))
 
 
-def _load_train_state(path: Path, key: dict[str, Any]) -> dict[str, Any]:
+def _effective_config(cls: type, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with every keyword default of ``cls.__init__`` it lacks filled in, minus
+    :data:`RESUMABLE_PARAMS`.
+
+    A state saved before a model gained an option (its config has no entry for it) then matches a
+    run that leaves the option at its default, and a model may write all its settings into its
+    config. Options must therefore default to the behaviour the model had before they existed.
+    """
+    import inspect
+
+    defaults = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {k: v for k, v in {**defaults, **config}.items() if k not in RESUMABLE_PARAMS}
+
+
+def _load_train_state(path: Path, key: dict[str, Any], model_class: type) -> dict[str, Any]:
     from lmrec.training.checkpoint import check_checkpoint_key, load_training_checkpoint
 
     fresh = (f"delete {path} (or, with `lmrec train`, pass --overwrite instead of --resume) to train from "
@@ -162,7 +178,10 @@ def _load_train_state(path: Path, key: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"training state {path} is {reason}; {fresh}") from exc
     if state.get("format") != TRAIN_STATE_FORMAT:
         raise ValueError(f"{path} is not an lmrec sequential training state; {fresh}")
-    check_checkpoint_key(path, state.get("key", {}), key, what="training state", run="run",
+    found = dict(state.get("key", {}))
+    if isinstance(found.get("config"), dict) and found.get("model") == model_class.__name__:
+        found["config"] = json.loads(json.dumps(_effective_config(model_class, found["config"]), default=str))
+    check_checkpoint_key(path, found, key, what="training state", run="run",
                          remedy=f"resume with the same data and settings, or {fresh}")
     return state
 
@@ -231,7 +250,7 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
     key = train_state_key(model, data) if state_path is not None else None
     first, prior_seconds, stopped = 0, 0.0, "epochs"
     if state_path is not None and state_path.exists():
-        saved = _load_train_state(state_path, key)
+        saved = _load_train_state(state_path, key, type(model))
         net.load_state_dict(saved["net"])
         opt.load_state_dict(saved["optimizer"])
         rng.bit_generator.state = saved["numpy_rng"]
