@@ -137,8 +137,7 @@ def summarise(rows: list[dict], deltas: dict) -> list[dict]:
 
         def means(scoring):
             sel = [r for r in mine if r["scoring"] == scoring]
-            return [float(np.mean([r[p]["recall@10"] if p != "metrics" else r["metrics"]["recall@10"] for r in sel]))
-                    for p in ("metrics", "cold_items", "warm_items")]
+            return [float(np.mean([r[part]["recall@10"] for r in sel])) for part in ("metrics", "cold_items", "warm_items")]
 
         diff = np.concatenate([deltas[(*key, r["seed"])] for r in mine if r["scoring"] == SCORINGS[0]])
         ci = paired_interval(diff, np.zeros_like(diff))
