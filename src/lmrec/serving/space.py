@@ -65,7 +65,8 @@ class ItemSpace:
     Raises
     ------
     ValueError
-        For a model that has no item representation (e.g. ``pop``).
+        For a model that has no item representation (e.g. ``pop``), and for a SASRec trained with
+        ``scores="cosine"`` (module docstring).
     """
 
     def __init__(self, model: Any, base_text_vectors: np.ndarray | None):
