@@ -61,12 +61,42 @@ def test_cosine_scores_train_and_round_trip(name, tiny_dataset, tmp_path):
     np.testing.assert_allclose(again.score(cases.users[:4], cases.histories[:4]), scores, rtol=1e-6, atol=1e-6)
 
 
-def test_the_ann_service_refuses_a_cosine_run_instead_of_serving_wrong_scores(tiny_dataset):
+@pytest.mark.parametrize("name", ["sasrec-text", "sasrec-text-id"])
+@pytest.mark.parametrize("scores", ["dot", "cosine"])
+def test_the_ann_item_space_gives_the_model_scores(name, scores, tiny_dataset):
+    """user vector · index vectors = model.score: the Transformer reads the raw rows, the index holds
+    the normalised ones for cosine runs."""
     from lmrec.serving.space import ItemSpace
+
+    split = leave_one_out(tiny_dataset)
+    vectors = np.random.default_rng(1).normal(size=(split.n_items, 8)).astype(np.float32)
+    model = create_model(name, **SMALL, epochs=2, patience=2, scores=scores, text_adaptor="mlp", adaptor_hidden=24)
+    model.fit(TrainData(split=split, item_vectors=vectors, seed=0))
+    cases = split.test
+    want = model.score(cases.users[:5], cases.histories[:5])
+    space = ItemSpace(model, vectors)
+    items = space.base_item_vectors(vectors)
+    index = space.index_vectors(items)
+    got = np.stack([index @ space.user_vector(items[h]) for h in cases.histories[:5]])
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    if scores == "cosine":
+        np.testing.assert_allclose(np.linalg.norm(index, axis=1), 1 / np.sqrt(0.07), rtol=1e-5)
+        assert np.abs(got).max() <= 1 / 0.07 + 1e-3
+    else:
+        np.testing.assert_array_equal(index, items)
+
+
+def test_encode_reads_the_given_rows_and_forward_is_encode_of_the_input_table(tiny_dataset):
+    import torch
 
     split = leave_one_out(tiny_dataset)
     vectors = np.random.default_rng(1).normal(size=(split.n_items, 8)).astype(np.float32)
     model = create_model("sasrec-text", **SMALL, epochs=1, patience=1, scores="cosine")
     model.fit(TrainData(split=split, item_vectors=vectors, seed=0))
-    with pytest.raises(ValueError, match=r"scores by cosine .*`lmrec recommend`"):
-        ItemSpace(model, vectors)
+    net = model.net_.eval()
+    seq = torch.tensor([[0, 3, 1, 2]])
+    with torch.inference_mode():
+        raw = net.input_table()
+        np.testing.assert_allclose(net(seq), net.encode(seq, raw), atol=1e-6)
+        np.testing.assert_allclose(net(seq, net.item_table()), net.encode(seq, raw), atol=1e-6)
+        assert not torch.allclose(net.encode(seq, 2 * raw), net.encode(seq, raw))

@@ -252,14 +252,20 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
             if self.cosine:
                 last = getattr(self, "_last_tables", None)
                 table = last[1] if table is not None and last is not None and last[0] is table else None
-            table = self.input_table() if table is None else table
+            return self.encode(seq, self.input_table() if table is None else table)
+
+        def encode(self, seq: "torch.Tensor", inputs: "torch.Tensor") -> "torch.Tensor":
+            """``float32 [b, L, hidden]`` outputs for ``seq`` read from ``inputs``, rows the Transformer
+            reads (``[n_rows, hidden]``, row 0 = padding; :meth:`input_table` or rows built like it, e.g.
+            by the ANN service for a history of new items); L2-normalised and scaled by ``1/√τ`` with
+            cosine scores."""
             b, length = seq.shape
             if self.positions == "start":  # position t = t-th item of the row (Kang & McAuley; RecBole)
                 pos = ((seq > 0).long().cumsum(1) - 1).clamp(0, self.max_len - 1)
-                x = self.drop(self.norm(table[seq] + self.pos_emb(pos)))
+                x = self.drop(self.norm(inputs[seq] + self.pos_emb(pos)))
             else:  # position counted from the most recent item (the last column is always max_len - 1)
                 pos = torch.arange(self.max_len - length, self.max_len, device=seq.device)
-                x = self.drop(self.norm(table[seq] + self.pos_emb(pos)[None]))
+                x = self.drop(self.norm(inputs[seq] + self.pos_emb(pos)[None]))
             pad = seq == 0
             causal = torch.ones(length, length, dtype=torch.bool, device=seq.device).triu(1)
             eye = torch.eye(length, dtype=torch.bool, device=seq.device)

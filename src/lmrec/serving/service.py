@@ -237,7 +237,8 @@ class RecommendationService:
 
         cache = self.state_dir / f"index-{self.index_kind}"
         meta_path = self.state_dir / f"index-{self.index_kind}.json"
-        fp = _fingerprint(vectors[rows], rows, self.index_kind)
+        points = self.space.index_vectors(vectors[rows])
+        fp = _fingerprint(points, rows, self.index_kind)
         if cache.exists():
             try:
                 meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -250,7 +251,7 @@ class RecommendationService:
             except (IndexCorruptError, ValueError, OSError) as exc:
                 warnings.warn(f"index cache {cache} is unusable ({exc}); rebuilding it from the item store",
                               stacklevel=2)
-        index = AnnIndex.build(vectors[rows], rows.astype(np.int64), kind=self.index_kind, metric="ip")
+        index = AnnIndex.build(points, rows.astype(np.int64), kind=self.index_kind, metric="ip")
         try:
             index.save(cache)
             tmp = meta_path.with_name(meta_path.name + ".tmp")
@@ -285,7 +286,7 @@ class RecommendationService:
         delta = None
         if delta_rows:
             rows = np.array(delta_rows, dtype=np.int64)
-            delta = AnnIndex.build(vectors[rows], rows, kind="flat", metric="ip")
+            delta = AnnIndex.build(self.space.index_vectors(vectors[rows]), rows, kind="flat", metric="ip")
         return _Snapshot(snap.main, snap.main_rows, delta, delta_rows, hidden, vectors, n_live)
 
     # ------------------------------------------------------------------ reading
@@ -398,7 +399,8 @@ class RecommendationService:
         return [(int(r), float(pop[r])) for r in popularity_order(pop, live)[:k]]
 
     def similar(self, item_id: str, k: int = 10) -> list[Recommendation]:
-        """The ``k`` live items whose item vectors have the largest inner product with ``item_id``'s.
+        """The ``k`` live items whose index vectors have the largest inner product with ``item_id``'s
+        (cosine for a cosine-score SASRec, :meth:`ItemSpace.index_vectors`).
 
         Raises
         ------
@@ -407,7 +409,7 @@ class RecommendationService:
         """
         snap = self._snap
         r = self.store.row(item_id)
-        return self._result(self._search(snap, snap.item_vectors[r], k, {r}))
+        return self._result(self._search(snap, self.space.index_vectors(snap.item_vectors[r:r + 1])[0], k, {r}))
 
     def item(self, item_id: str) -> dict[str, Any]:
         """``{"item_id", "title", "index_id", "added"}`` of a live item (``KeyError`` if unknown)."""

@@ -10,7 +10,7 @@ scores (:meth:`lmrec.models.base.Recommender.score`) for an exact (``flat``) ind
     ``last_n`` items when the run sets it), the last item with text, or the recency-weighted sum.
     Profile text is encoded and counted as one more (the latest) history item.
 **SASRec** (``sasrec-text``, ``sasrec-text-id``, ``sasrec-id``)
-    item vector = the model's item representation (the row of ``net.item_table()``, i.e.
+    item vector = the model's item representation (the row of ``net.input_table()``, i.e.
     ``text_proj(standardised text vector)`` [+ the ID embedding for items trained with one]);
     user vector = the Transformer output at the last position of the history (Kang & McAuley,
     ICDM 2018). Profile text is encoded, projected like an item, and placed as the last
@@ -24,9 +24,12 @@ interactions has no ID part in ``sasrec-text-id`` either, exactly as for the run
 ``sasrec-id`` has no text input: its items can be served but none can be added, and profile
 text is refused. A SASRec trained with ``field_aggregation="attention"`` (per-field vectors)
 serves its own items, but refuses new items and profile text: one text is not its input.
-A SASRec trained with ``scores="cosine"`` is refused: its scores need the normalised item rows in
-the index while its Transformer reads the raw rows, and one table of item vectors holds only one.
-Other models (``pop``) have no item representation and are not served.
+A SASRec trained with ``scores="cosine"`` keeps two forms of each item: its item vector is the
+row the Transformer reads (:meth:`SASRecNet.input_table`, what histories are built from) and its
+*index vector* (:meth:`ItemSpace.index_vectors`) that row L2-normalised and scaled by ``1/√τ``;
+the user vector is the normalised output scaled the same way, so inner products in the index are
+the model's scores (cosine / τ). For dot-product runs and text-similarity models both forms are
+the same. Other models (``pop``) have no item representation and are not served.
 """
 
 from __future__ import annotations
@@ -65,8 +68,7 @@ class ItemSpace:
     Raises
     ------
     ValueError
-        For a model that has no item representation (e.g. ``pop``), and for a SASRec trained with
-        ``scores="cosine"`` (module docstring).
+        For a model that has no item representation (e.g. ``pop``).
     """
 
     def __init__(self, model: Any, base_text_vectors: np.ndarray | None):
@@ -81,16 +83,11 @@ class ItemSpace:
         else:
             import torch
 
-            if model.config.get("scores", "dot") == "cosine":
-                # the index would need the normalised rows while the Transformer reads the raw ones
-                raise ValueError("this run's SASRec scores by cosine (scores='cosine'), which the ANN service does not "
-                                 "serve yet; rank with `lmrec recommend` or the Python API (model.score), or serve a "
-                                 "run trained with scores='dot'")
             self.reads_text = "text" in model.config["item_input"]
             self.max_len = int(model.config["max_len"])
             self.net = model.net_.eval()
             with torch.inference_mode():
-                self._base_table = self.net.item_table().detach().clone()  # [n_base + 1, hidden]
+                self._base_table = self.net.input_table().detach().clone()  # [n_base + 1, hidden]
             self.dim = int(self._base_table.shape[1])
             if self.reads_text:
                 x = np.asarray(base_text_vectors, dtype=np.float32)
@@ -102,8 +99,20 @@ class ItemSpace:
                     self._mean, self._std = np.zeros(x.shape[1], np.float32), np.ones(x.shape[1], np.float32)
 
     # ------------------------------------------------------------------ items
+    @property
+    def cosine(self) -> bool:
+        """Whether the model scores by cosine (a SASRec trained with ``scores="cosine"``)."""
+        return self.kind == "sasrec" and bool(self.net.cosine)
+
+    def index_vectors(self, item_vectors: np.ndarray) -> np.ndarray:
+        """``float32 [n, dim]`` vectors to put in the inner-product index for ``item_vectors``
+        (``[n, dim]``, this space): the same rows, or for a cosine-score SASRec the rows
+        L2-normalised and scaled by ``1/√τ`` (module docstring)."""
+        x = np.asarray(item_vectors, dtype=np.float32)
+        return _normalise(x) * np.float32(self.net.scale) if self.cosine else x
+
     def base_item_vectors(self, base_text_vectors: np.ndarray | None) -> np.ndarray:
-        """``float32 [n_base, dim]`` item vectors of the run's items."""
+        """``float32 [n_base, dim]`` item vectors of the run's items (the rows the model reads)."""
         if self.kind in TEXT_KNN_MODELS:
             return _normalise(np.asarray(base_text_vectors, dtype=np.float32))
         return self._base_table[1:].numpy().astype(np.float32)
@@ -162,4 +171,4 @@ class ItemSpace:
         table = torch.cat([torch.zeros(1, self.dim), torch.from_numpy(np.ascontiguousarray(rows))])
         seq = torch.arange(1, len(rows) + 1).unsqueeze(0)
         with torch.inference_mode():
-            return self.net(seq, table)[0, -1].numpy().astype(np.float32)
+            return self.net.encode(seq, table)[0, -1].numpy().astype(np.float32)
