@@ -10,7 +10,7 @@ SMALL = {"hidden": 16, "inner": 32, "batch_size": 32, "dropout": 0.1, "lr": 5e-3
 
 
 def test_config_records_the_scores_and_refuses_bad_values():
-    assert create_model("sasrec-text").config["scores"] == "dot"
+    assert create_model("sasrec-text-id").config["scores"] == "dot"
     model = create_model("sasrec-text", scores="cosine", temperature=0.1)
     assert (model.config["scores"], model.config["temperature"]) == ("cosine", 0.1)
     with pytest.raises(ValueError, match="scores must be 'dot' or 'cosine'"):
@@ -61,31 +61,6 @@ def test_cosine_scores_train_and_round_trip(name, tiny_dataset, tmp_path):
     np.testing.assert_allclose(again.score(cases.users[:4], cases.histories[:4]), scores, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["sasrec-text", "sasrec-text-id"])
-@pytest.mark.parametrize("scores", ["dot", "cosine"])
-def test_the_ann_item_space_gives_the_model_scores(name, scores, tiny_dataset):
-    """user vector · index vectors = model.score: the Transformer reads the raw rows, the index holds
-    the normalised ones for cosine runs."""
-    from lmrec.serving.space import ItemSpace
-
-    split = leave_one_out(tiny_dataset)
-    vectors = np.random.default_rng(1).normal(size=(split.n_items, 8)).astype(np.float32)
-    model = create_model(name, **SMALL, epochs=2, patience=2, scores=scores, text_adaptor="mlp", adaptor_hidden=24)
-    model.fit(TrainData(split=split, item_vectors=vectors, seed=0))
-    cases = split.test
-    want = model.score(cases.users[:5], cases.histories[:5])
-    space = ItemSpace(model, vectors)
-    items = space.base_item_vectors(vectors)
-    index = space.index_vectors(items)
-    got = np.stack([index @ space.user_vector(items[h]) for h in cases.histories[:5]])
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-    if scores == "cosine":
-        np.testing.assert_allclose(np.linalg.norm(index, axis=1), 1 / np.sqrt(0.07), rtol=1e-5)
-        assert np.abs(got).max() <= 1 / 0.07 + 1e-3
-    else:
-        np.testing.assert_array_equal(index, items)
-
-
 def test_encode_reads_the_given_rows_and_forward_is_encode_of_the_input_table(tiny_dataset):
     import torch
 
@@ -100,3 +75,8 @@ def test_encode_reads_the_given_rows_and_forward_is_encode_of_the_input_table(ti
         np.testing.assert_allclose(net(seq), net.encode(seq, raw), atol=1e-6)
         np.testing.assert_allclose(net(seq, net.item_table()), net.encode(seq, raw), atol=1e-6)
         assert not torch.allclose(net.encode(seq, 2 * raw), net.encode(seq, raw))
+        # a table whose input rows the net cannot know is refused rather than silently replaced
+        with pytest.raises(ValueError, match="encode"):
+            net(seq, 2 * net.item_table())
+        table = net.score_table(2 * raw)                         # ... unless it came from score_table
+        np.testing.assert_allclose(net(seq, table), net.encode(seq, 2 * raw), atol=1e-6)

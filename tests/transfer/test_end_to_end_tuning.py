@@ -127,3 +127,25 @@ def test_standardisation_is_refitted_at_every_refresh(encoder, monkeypatch):
         seen.append(model.net_.text[1:, 0].std().item()) or {"metrics": {"ndcg@10": 0.0}}))
     tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=1e-6, epochs=1, items_per_step=4)
     assert len(seen) == 2 and seen[1] == pytest.approx(seen[0], rel=0.05)   # not 50× larger
+
+
+def test_cosine_score_models_tune_on_their_own_objective(encoder):
+    """With cosine scores the tuning loss is the model's own: its Transformer reads the rows built from
+    the (re-encoded) text, its softmax runs over the same rows normalised (``score_table``)."""
+    from lmrec.training.trainer import next_item_loss
+
+    split = make_split(ring_dataset("t", n_users=12, n_items=6), "leave-one-out")
+    texts = [f"item number {i} of the ring" for i in range(split.n_items)]
+    vecs = encoder.encode(texts)
+    model = SASRec(item_input="text", hidden=8, inner=16, epochs=1, scores="cosine", text_adaptor="mlp",
+                   adaptor_hidden=8).fit(TrainData(split, vecs))
+    net = model.net_.eval()
+    seq = torch.tensor([[0, 1, 2, 3], [2, 3, 4, 5]])
+    mask = (torch.arange(len(net.text)) > 0)[:, None]
+    with torch.no_grad():
+        own = next_item_loss(net, seq, net.item_table())
+        tuned_path = next_item_loss(net, seq, net.score_table(net.text_proj(net.text) * mask))
+    assert float(tuned_path) == pytest.approx(float(own), rel=1e-6)
+    top = TopLayerItemEncoder(encoder, texts, n_tuned_layers=1, max_tokens=16)
+    hist = tune_end_to_end(model, TrainData(split, vecs), top, encoder_lr=1e-4, epochs=1, items_per_step=4)
+    assert len(hist["epochs"]) == 1 and np.isfinite(hist["epochs"][0]["loss"])

@@ -222,11 +222,17 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
             :meth:`input_table`, or with cosine scores its rows L2-normalised and scaled by ``1/√τ``
             (the raw table is kept, so that :meth:`forward` given this table reads the same rows,
             with the same ID-dropout draw)."""
-            raw = self.input_table()
+            return self.score_table(self.input_table())
+
+        def score_table(self, inputs: "torch.Tensor") -> "torch.Tensor":
+            """``float32 [n_rows, hidden]`` rows to score against for input rows ``inputs`` (same
+            shape, row 0 = padding): ``inputs`` itself, or with cosine scores its rows L2-normalised
+            and scaled by ``1/√τ``; remembered, so that :meth:`forward` given the returned table
+            reads ``inputs`` (end-to-end tuning builds its input rows from re-encoded text)."""
             if not self.cosine:
-                return raw
-            table = torch.cat([raw[:1], F.normalize(raw[1:], dim=-1) * self.scale])
-            self._last_tables = (table, raw)
+                return inputs
+            table = torch.cat([inputs[:1], F.normalize(inputs[1:], dim=-1) * self.scale])
+            self._last_tables = (table, inputs)
             return table
 
         def input_table(self) -> "torch.Tensor":
@@ -248,10 +254,19 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
 
         def forward(self, seq: "torch.Tensor", table: "torch.Tensor | None" = None) -> "torch.Tensor":
             """``float32 [b, L, hidden]`` outputs for ``seq``, given the :meth:`item_table` (``None``:
-            computed here); L2-normalised and scaled by ``1/√τ`` with cosine scores."""
-            if self.cosine:
+            computed here); L2-normalised and scaled by ``1/√τ`` with cosine scores.
+
+            Raises
+            ------
+            ValueError
+                With cosine scores, for a ``table`` that is not the latest one :meth:`item_table` or
+                :meth:`score_table` returned (its input rows are unknown; use :meth:`encode`)."""
+            if self.cosine and table is not None:
                 last = getattr(self, "_last_tables", None)
-                table = last[1] if table is not None and last is not None and last[0] is table else None
+                if last is None or last[0] is not table:
+                    raise ValueError("SASRec with cosine scores: forward(seq, table) takes the table that item_table() "
+                                     "or score_table() returned last; for other rows call encode(seq, input rows)")
+                table = last[1]
             return self.encode(seq, self.input_table() if table is None else table)
 
         def encode(self, seq: "torch.Tensor", inputs: "torch.Tensor") -> "torch.Tensor":
@@ -361,12 +376,14 @@ class SASRec(Recommender):
         ``"standardize"`` (per-dimension z-scores of the text vectors, see
         :func:`standardize_text_vectors`) or ``"none"``.
     text_adaptor, adaptor_hidden:
-        Map from text vectors to ``hidden``: ``"linear"`` (the default) or ``"mlp"`` (two layers,
+        Map from text vectors to ``hidden``: ``"linear"`` (the class default) or ``"mlp"`` (two layers,
         ``adaptor_hidden`` GELU units, default 1024: 460,000 weights for 384-d text vectors, as many
         as a 64-d ID table of 7,000 items). Ignored by ``item_input="id"``. The MLP memorises
         items: on Amazon Scientific it gains on items with training interactions and loses on
-        cold ones (``bench/results/text_vs_id.md``, "Cold-start items"), hence not the default;
-        with ``scores="cosine"`` it keeps them (see ``scores``).
+        cold ones (``bench/results/text_vs_id.md``, "Cold-start items"); with ``scores="cosine"``
+        it keeps them (see ``scores``). The model name ``sasrec-text`` defaults to ``"mlp"`` with
+        cosine scores (:data:`lmrec.models.registry.NAME_DEFAULTS`); ``sasrec-text-id`` keeps the
+        class defaults.
     id_dropout:
         ``text-id`` only: probability, ``0 ≤ p < 1``, that an item's ID part is zeroed in a training
         step (module docstring; default 0). Cold items are text alone at inference, so without it
@@ -374,7 +391,7 @@ class SASRec(Recommender):
         with p = 0.5 on Amazon Scientific with 10 % cold items: it does not close the cold gap of
         text + ID to text alone (``bench/results/text_vs_id.md``, "Cold-start items").
     scores, temperature:
-        ``"dot"`` (Kang & McAuley; RecBole; the default) or ``"cosine"``: cosine of sequence
+        ``"dot"`` (Kang & McAuley; RecBole; the class default) or ``"cosine"``: cosine of sequence
         output and item row over ``temperature`` (UniSRec's 0.07 by default; module docstring).
         With ``text_adaptor="mlp"`` on Amazon Scientific and LC-Rec with 10 % cold items (3 seeds)
         cosine scores kept the MLP's gain on warm targets and lost no measurable share of the

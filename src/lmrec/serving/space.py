@@ -19,7 +19,8 @@ scores (:meth:`lmrec.models.base.Recommender.score`) for an exact (``flat``) ind
 New items (``POST /items``) need their item vector from text alone. For ``embknn`` that is the
 normalised text vector; for the SASRec text variants it is the text projection applied to the
 text vector standardised with the *run's* per-dimension statistics (those the model was trained
-with, :func:`lmrec.models.sasrec.standardize_text_vectors`); an item without training
+with, :func:`lmrec.models.sasrec.standardize_text_vectors`), passed through the fusion layer with a
+zero ID part for text + ID trained with ``fusion="concat"``; an item without training
 interactions has no ID part in ``sasrec-text-id`` either, exactly as for the run's cold items.
 ``sasrec-id`` has no text input: its items can be served but none can be added, and profile
 text is refused. A SASRec trained with ``field_aggregation="attention"`` (per-field vectors)
@@ -137,10 +138,16 @@ class ItemSpace:
                              "run trained with --field-aggregation template or mean")
         import torch
 
+        empty = np.abs(x).sum(axis=1) == 0
         z = (x - self._mean) / self._std
-        z[np.abs(x).sum(axis=1) == 0] = 0.0  # empty text stays a zero input, as in training
+        z[empty] = 0.0  # empty text stays a zero input, as in training
         with torch.inference_mode():
-            return self.net.text_proj(torch.from_numpy(z.astype(np.float32))).numpy().astype(np.float32)
+            text = self.net.text_proj(torch.from_numpy(z.astype(np.float32)))
+            if self.net.item_input == "text-id" and self.net.fusion == "concat":
+                # a cold item's row: Linear([text ; zero ID part]), zero for an empty text (SASRecNet.input_table)
+                text = self.net.fuse(torch.cat([text, torch.zeros_like(text)], dim=-1))
+                text = text * torch.from_numpy(~empty)[:, None]
+            return text.numpy().astype(np.float32)
 
     # ------------------------------------------------------------------ users
     def user_vector(self, history_vectors: np.ndarray, profile_vector: np.ndarray | None = None) -> np.ndarray:

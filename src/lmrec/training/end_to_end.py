@@ -216,7 +216,9 @@ def tune_end_to_end(model, data, item_encoder: TopLayerItemEncoder, *, encoder_l
                 # re-encoded this step (mostly the batch's targets) differ from every other row and the
                 # recommender learns to spot them (a leak that lowers validation accuracy).
                 text = text.index_copy(0, rows_t + 1, text[rows_t + 1] + (fresh - fresh.detach()))
-            loss = next_item_loss(net, seq, net.text_proj(text) * (torch.arange(len(text)) > 0)[:, None])
+            # score_table: the rows to score against (normalised with cosine scores); the net reads the raw ones
+            rows_in = net.text_proj(text) * (torch.arange(len(text)) > 0)[:, None]
+            loss = next_item_loss(net, seq, net.score_table(rows_in))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
