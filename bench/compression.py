@@ -108,7 +108,9 @@ def run(datasets: list[str], settings: list[str], sasrec_settings: dict[str, lis
             models = ["embknn"] + (["sasrec-text"] if setting in sasrec_settings.get(name, []) else [])
             for model in models:
                 epochs = sasrec_epochs.get(name, 10)
-                mp = {"epochs": epochs, "patience": epochs} if model == "sasrec-text" else {}
+                # linear adaptor, dot scores pinned (the rows' setting; sasrec-text's name defaults came later)
+                mp = ({"epochs": epochs, "patience": epochs, "text_adaptor": "linear", "scores": "dot"}
+                      if model == "sasrec-text" else {})
                 cfg = ExperimentConfig(dataset=name, model=model, seed=seed, exclude_history=not paper, model_params=mp)
                 res = run_experiment(cfg, None, dataset=ds, item_vectors=vec, encode_report=report)
                 protocols = [(not paper, res.metrics["metrics"]["test"], res.metrics["wall_s"])]

@@ -50,7 +50,8 @@ PARAMS = {
     SCIENTIFIC: {
         "lightgcn": {"batch_size": 2048, "lr": 5e-3, "epochs": 200, "patience": 10, "max_train_seconds": 60},
         "lightgcn-text": {"batch_size": 2048, "lr": 1e-3, "epochs": 200, "patience": 10, "max_train_seconds": 60},
-        "sasrec-text": {"train_negatives": "train_items", "epochs": 200, "patience": 5, "max_train_seconds": 60},
+        "sasrec-text": {"train_negatives": "train_items", "epochs": 200, "patience": 5, "max_train_seconds": 60,
+                        "text_adaptor": "linear", "scores": "dot"},  # the rows' setting, pinned
     },
 }
 NOTES = [

@@ -98,6 +98,8 @@ def make_run(work: Path, data_dir: Path, model: str, encoding: dict) -> Path:
     pos = {i: r for r, i in enumerate(ids)}
     vectors = vec[[pos[i] for i in ds.item_map.ids]]
     params = {"epochs": 3, "train_negatives": "train_items"} if model.startswith("sasrec") else {}
+    if model.startswith("sasrec-text"):  # the committed rows' setting (sasrec-text's name defaults came later)
+        params.update(text_adaptor="linear", scores="dot")
     cfg = ExperimentConfig(dataset="serve100k", model=model, data_dir=str(data_dir), model_params=params)
     run_dir = work / f"run-{model}"
     if run_dir.exists():

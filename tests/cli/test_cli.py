@@ -73,6 +73,8 @@ def test_cold_frac_needs_the_cold_split_and_models_are_listed(data_dir, tmp_path
     assert not (tmp_path / "r").exists()
     listing = runner.invoke(app, ["models"])
     assert listing.exit_code == 0 and "sasrec-text-id" in listing.output
+    line = next(x for x in listing.output.splitlines() if x.split()[0] == "sasrec-text")
+    assert "default text_adaptor=mlp" in line and "default scores=cosine" in line   # the name's own defaults
 
 
 def test_train_refuses_to_overwrite_a_run_and_recommend_checks_k(data_dir, tmp_path):

@@ -1,4 +1,5 @@
-"""SASRec's text adaptor: linear projection (default) vs a two-layer perceptron (``text_adaptor="mlp"``)."""
+"""SASRec's text adaptor: linear projection (the class default) vs a two-layer perceptron
+(``text_adaptor="mlp"``, the default of the name ``sasrec-text``)."""
 
 import numpy as np
 import pytest
@@ -23,7 +24,8 @@ def _fit(name, split, vectors, **params):
 
 
 def test_the_config_records_the_adaptor_and_refuses_unknown_ones():
-    assert create_model("sasrec-text").config["text_adaptor"] == "linear"
+    assert create_model("sasrec-text-id").config["text_adaptor"] == "linear"
+    assert create_model("sasrec-text").config["text_adaptor"] == "mlp"   # the name's default (NAME_DEFAULTS)
     mlp = create_model("sasrec-text", text_adaptor="mlp", adaptor_hidden=32)
     assert mlp.config["text_adaptor"] == "mlp" and mlp.config["adaptor_hidden"] == 32
     with pytest.raises(ValueError, match="text_adaptor"):

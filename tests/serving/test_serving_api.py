@@ -125,16 +125,18 @@ def test_restart_keeps_added_and_deleted_items(knn_run, encoder):
 
 
 @pytest.mark.parametrize("model, adaptor", [
-    ("sasrec-text", {}), ("sasrec-text", {"text_adaptor": "mlp", "adaptor_hidden": 16}),
-    ("sasrec-text", {"text_adaptor": "mlp", "adaptor_hidden": 16, "scores": "cosine"}),
-    ("sasrec-text-id", {"scores": "cosine"})], ids=["linear", "mlp", "mlp-cosine", "text-id-cosine"])
+    ("sasrec-text", {"text_adaptor": "linear", "scores": "dot"}),
+    ("sasrec-text", {"text_adaptor": "mlp", "adaptor_hidden": 16, "scores": "dot"}),
+    ("sasrec-text", {"adaptor_hidden": 16}),                          # the name's defaults: MLP, cosine scores
+    ("sasrec-text-id", {"scores": "cosine"})], ids=["linear", "mlp", "default-mlp-cosine", "text-id-cosine"])
 def test_sasrec_text_run_serves_model_scores_and_new_items(make_serving_run, encoder, fast_sasrec, model, adaptor):
     from lmrec.pipeline import load_run, recommend_for_user
 
     run = make_serving_run(model, encoder, **fast_sasrec, **adaptor)
     client = TestClient(create_app(run, encoder=encoder))
     got = client.post("/recommend", json={"user_id": "u0", "k": 5}).json()["items"]
-    want = recommend_for_user(load_run(run), "u0", 5)
+    loaded = load_run(run)
+    want = recommend_for_user(loaded, "u0", 5)
     assert [g["item_id"] for g in got] == [w["item_id"] for w in want]
     np.testing.assert_allclose([g["score"] for g in got], [w["score"] for w in want], rtol=1e-4, atol=1e-4)
     assert client.post("/items", json={"item_id": "x", "text": "Movie number 3. documentary"}).status_code == 201
@@ -143,7 +145,7 @@ def test_sasrec_text_run_serves_model_scores_and_new_items(make_serving_run, enc
     assert len(score) == 13 and all(math.isfinite(v) for v in score.values())
     if model == "sasrec-text":  # the new item has the same text as item 3, so it gets item 3's representation
         assert score["x"] == pytest.approx(score["3"], abs=1e-5)
-    if "scores" in adaptor:  # cosine / τ
+    if loaded.model.config["scores"] == "cosine":  # cosine / τ
         assert max(abs(v) for v in score.values()) <= 1 / 0.07 + 1e-3
     assert client.post("/recommend", json={"history": ["x", "4"], "k": 3}).status_code == 200
 

@@ -163,10 +163,11 @@ def encode(dataset: Optional[str] = typer.Option(None, "--dataset", help="Datase
 @app.command()
 def models() -> None:
     """List the model names `lmrec train --model` accepts."""
-    from lmrec.models.registry import MODELS
+    from lmrec.models.registry import MODELS, NAME_DEFAULTS
 
     for name, (path, fixed) in MODELS.items():
-        extra = ", ".join(f"{k}={v}" for k, v in fixed.items())
+        extra = ", ".join([f"{k}={v}" for k, v in fixed.items()]
+                          + [f"default {k}={v}" for k, v in NAME_DEFAULTS.get(name, {}).items()])
         typer.echo(f"{name:<18} {path.split(':')[1]}{f' ({extra})' if extra else ''}")
 
 

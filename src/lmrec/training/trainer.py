@@ -182,7 +182,9 @@ def _load_train_state(path: Path, key: dict[str, Any], model_class: type) -> dic
     if isinstance(found.get("config"), dict) and found.get("model") == model_class.__name__:
         found["config"] = json.loads(json.dumps(_effective_config(model_class, found["config"]), default=str))
     check_checkpoint_key(path, found, key, what="training state", run="run",
-                         remedy=f"resume with the same data and settings, or {fresh}")
+                         remedy="resume with the same data and settings (where a model name's default changed since "
+                                "the run started, e.g. sasrec-text's text_adaptor and scores, give the run's values "
+                                f"with --param; `lmrec models` lists the names' defaults), or {fresh}")
     return state
 
 
