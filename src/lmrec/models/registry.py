@@ -47,9 +47,15 @@ def name_defaults(name: str) -> dict[str, Any]:
     ValueError
         For an unknown model name.
     """
+    _entry(name)
+    return dict(NAME_DEFAULTS.get(name, {}))
+
+
+def _entry(name: str) -> tuple[str, dict[str, Any]]:
+    """``(class path, fixed arguments)`` of a CLI name; ``ValueError`` listing the names if unknown."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return dict(NAME_DEFAULTS.get(name, {}))
+    return MODELS[name]
 
 
 def _class(path: str):
@@ -71,9 +77,7 @@ def create_model(name: str, **params: Any) -> Recommender:
         For an unknown name (the known names are listed), an unknown parameter (the model's
         parameters are listed) or a non-number where the default is a number.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    path, fixed = MODELS[name]
+    path, fixed = _entry(name)
     cls = _class(path)
     clash = set(fixed) & set(params)
     if clash:
@@ -104,9 +108,7 @@ def model_parameters(name: str) -> list[str]:
     ValueError
         For an unknown model name.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    path, fixed = MODELS[name]
+    path, fixed = _entry(name)
     return list(_defaults(_class(path), fixed))
 
 
