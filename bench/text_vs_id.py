@@ -735,7 +735,11 @@ def run_ensemble(dataset: str, variant: str, seed: int) -> list[dict]:
     ------
     RuntimeError
         If a member's run is not saved (the message gives the command that makes it).
+    ValueError
+        If the members' splits or validation protocols differ
+        (:func:`lmrec.ensemble_pipeline.check_same_split`).
     """
+    from lmrec.ensemble_pipeline import check_same_split
     from lmrec.models.ensemble import tune_ensemble_weights
     from lmrec.pipeline import load_run
 
@@ -744,13 +748,8 @@ def run_ensemble(dataset: str, variant: str, seed: int) -> list[dict]:
     members = [{**init_run(dataset, m, (seed + o) % CLAIM_SEEDS), "seed": (seed + o) % CLAIM_SEEDS}
                for m, o in zip(spec["ensemble"], offsets)]
     runs = [load_run(m["path"]) for m in members]
+    check_same_split(runs)   # the ID+ID control fuses two seeds: refused where the split is drawn per seed
     split = runs[0].split
-    for m, r in zip(members[1:], runs[1:]):   # given / leave-one-out splits do not depend on the seed; check it
-        if not (np.array_equal(r.split.test.users, split.test.users) and all(
-                np.array_equal(a, b) for a, b in zip(r.split.test.targets, split.test.targets))
-                and np.array_equal(r.split.warm_items, split.warm_items)):
-            raise RuntimeError(f"{m['path']}: its test split differs from {members[0]['path']}'s; members of an "
-                               "ensemble must share one split")
     exclude = runs[0].config.exclude_history
     t0 = time.perf_counter()
     fit = tune_ensemble_weights([r.model for r in runs], split.valid, split.n_items, exclude_history=exclude,

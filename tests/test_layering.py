@@ -14,7 +14,8 @@ module is put in a layer, and two rules are checked:
        evaluation  metrics and protocols: scores what it is given (no encoder, trainer, pipeline)
        training    loops, losses, checkpoints; validates with evaluation; imports no concrete model
        models      one recommender per file; uses training helpers in fit, evaluation for validation
-       jobs        pipeline.py, transfer.py, transfer_report.py, news_pipeline.py, rating_pipeline.py, quickstart.py
+       jobs        pipeline.py, transfer.py, transfer_report.py, news_pipeline.py, rating_pipeline.py,
+                   ensemble_pipeline.py, quickstart.py
        index, serving, scale
        cli
 
@@ -50,7 +51,7 @@ LAYERS: list[tuple[str, ...]] = [
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 FOUNDATION = {"lmrec", "lmrec.io", "lmrec.seed"}
 JOBS = {"lmrec.pipeline", "lmrec.transfer", "lmrec.transfer_report", "lmrec.news_pipeline", "lmrec.rating_pipeline",
-        "lmrec.quickstart"}
+        "lmrec.ensemble_pipeline", "lmrec.quickstart"}
 
 
 def module_files(src: Path, package: str = "lmrec") -> dict[str, Path]:

@@ -19,7 +19,7 @@ def data_dir(shop_data_dir):
 def test_help_lists_the_commands():
     out = runner.invoke(app, ["--help"])
     assert out.exit_code == 0
-    for cmd in ("datasets", "download", "encode", "train", "evaluate", "recommend", "quickstart"):
+    for cmd in ("datasets", "download", "encode", "train", "evaluate", "recommend", "quickstart", "ensemble"):
         assert cmd in out.output
 
 

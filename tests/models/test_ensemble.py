@@ -115,7 +115,7 @@ def test_a_useless_member_gets_no_weight():
     fit = tune_ensemble_weights([noise, good], cases, 15, exclude_history=True, metric="recall@1")
     assert fit.metric == "recall@1" and fit.best == 1.0
     assert fit.ensemble.weights[1] > fit.ensemble.weights[0]
-    with pytest.raises(ValueError, match="unknown metric"):
+    with pytest.raises(ValueError, match="unknown validation metric"):
         tune_ensemble_weights([noise, good], cases, 15, exclude_history=True, metric="auc@10")
 
 

@@ -318,6 +318,43 @@ def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lm
 
 
 @app.command()
+def ensemble(runs: list[Path] = typer.Option(..., "--run", help="A run directory from `lmrec train`; give two or "
+                                             "more (same dataset and split), e.g. an ID and a text model."),
+             out: Path = typer.Option(..., "--out", help="Where to write metrics.json of the fused model."),
+             data_dir: Optional[str] = DataDir,
+             step: float = typer.Option(0.1, help="Weight grid step on the simplex (0.1: 11 points for two runs)."),
+             metric: str = typer.Option("ndcg@10", help="Validation metric the weights maximise."),
+             overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT/metrics.json if it exists.")
+             ) -> None:
+    """Late fusion of saved runs: weights chosen on validation, then full-ranking test metrics."""
+    from lmrec.ensemble_pipeline import ensemble_runs, write_ensemble
+    from lmrec.evaluation.results import format_table
+    from lmrec.pipeline import load_run
+
+    if (out / "run.json").exists() or out.resolve() in {r.resolve() for r in runs}:
+        _fail(ValueError(f"{out} is a run directory of `lmrec train`; write the fused model's metrics elsewhere"))
+    if out.exists() and not out.is_dir():
+        _fail(NotADirectoryError(f"--out {out} is a file; give a directory"))
+    if (out / "metrics.json").exists() and not overwrite:
+        _fail(FileExistsError(f"{out / 'metrics.json'} exists; choose another --out or pass --overwrite"))
+    try:
+        res = ensemble_runs([load_run(r, data_dir) for r in runs], step=step, metric=metric)
+        path = write_ensemble(res, out)
+    except USER_ERRORS as exc:
+        _fail(exc)
+    test = res["test"]["metrics"]
+    shown = [k for k in ("recall@10", "ndcg@10") if k in test] or list(test)[:2]
+    rows = [{"model": m["name"], "weight": m["weight"],
+             **{k: round(v, 4) for k, v in (res["extra"]["members_test"][m["name"]] or {}).items() if k in shown}}
+            for m in res["model"]["members"]]
+    rows.append({"model": "ensemble", "weight": 1.0, **{k: round(test[k], 4) for k in shown}})
+    typer.echo(format_table(rows, ["model", "weight", *shown]))
+    w = res["extra"]["weights"]
+    typer.echo(f"weights chosen on validation {w['metric']} = {w['best_valid']:.4f}; test protocol: "
+               f"{json.dumps(res['protocol'])}\nwrote {path}")
+
+
+@app.command()
 def recommend(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train`."),
               user: str = typer.Option(..., "--user", help="External user id."),
               k: int = typer.Option(10, "-k", help="How many items."),

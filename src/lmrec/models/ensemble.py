@@ -73,6 +73,8 @@ class ScoreEnsemble:
         negative or non-finite weight, weights that do not sum to 1 (±1e-6), or repeated names.
     """
 
+    name = "ensemble"
+
     def __init__(self, members: Sequence[Any], weights: Sequence[float], names: Sequence[str] | None = None):
         members = list(members)
         if len(members) < 2:
@@ -176,6 +178,25 @@ def weight_grid(n_members: int, step: float) -> np.ndarray:
     return np.array([[*c, n - sum(c)] for c in points], dtype=np.float64) / n
 
 
+#: Metric names :func:`lmrec.evaluation.ranking.evaluate_ranking` reports (``"<name>@K"``).
+METRICS = ("recall", "ndcg", "mrr", "hit")
+
+
+def metric_cutoff(metric: str) -> int:
+    """The cut-off ``K`` of a validation metric name ``"<name>@K"`` (``name`` in :data:`METRICS`).
+
+    Raises
+    ------
+    ValueError
+        If ``metric`` is not of that form (e.g. ``"ndcg"``, ``"ndcg@x"``, ``"auc@10"``, ``"ndcg@0"``).
+    """
+    name, _, k = metric.partition("@")
+    if name not in METRICS or not k.isdigit() or int(k) < 1:
+        raise ValueError(f"unknown validation metric {metric!r}; give one of {', '.join(m + '@K' for m in METRICS)} "
+                         "with a positive K, e.g. ndcg@10")
+    return int(k)
+
+
 def tune_ensemble_weights(members: Sequence[Any], eval_set: Any, n_items: int, *, exclude_history: bool,
                           names: Sequence[str] | None = None, step: float = 0.1, metric: str = "ndcg@10",
                           batch_size: int = 256) -> EnsembleFit:
@@ -197,7 +218,7 @@ def tune_ensemble_weights(members: Sequence[Any], eval_set: Any, n_items: int, *
     step:
         Grid resolution on the simplex (:func:`weight_grid`).
     metric:
-        ``"recall@K"``, ``"ndcg@K"``, ``"mrr@K"`` or ``"hitrate@K"``.
+        ``"recall@K"``, ``"ndcg@K"``, ``"mrr@K"`` or ``"hit@K"`` (:func:`metric_cutoff`).
     batch_size:
         Cases scored per call of each member.
 
@@ -219,6 +240,8 @@ def tune_ensemble_weights(members: Sequence[Any], eval_set: Any, n_items: int, *
 
     if len(eval_set) == 0:
         raise ValueError("no validation cases to fit the ensemble weights on")
+    grid = weight_grid(len(members), step)          # checked before the members score anything
+    k = metric_cutoff(metric)
     probe = ScoreEnsemble(members, np.full(len(members), 1.0 / len(members)), names)
     cached: list[list[np.ndarray]] = [[] for _ in members]
     for start in range(0, len(eval_set), batch_size):
@@ -226,8 +249,6 @@ def tune_ensemble_weights(members: Sequence[Any], eval_set: Any, n_items: int, *
         for m, lp in enumerate(probe.member_scores(eval_set.users[sl], eval_set.histories[sl])):
             cached[m].append(lp)
     log_probs = [np.concatenate(c) for c in cached]
-    k = int(metric.split("@")[1]) if "@" in metric else 10
-    grid = weight_grid(len(members), step)
     rows: list[dict[str, Any]] = []
     for w in grid:
         cursor = [0]
