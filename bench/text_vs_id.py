@@ -202,6 +202,13 @@ VARIANTS: dict[str, dict] = {
     "ensemble:id+text-id@mlp": {"ensemble": ["sasrec-id", "sasrec-text-id@mlp"],
                                 "lever": "e: late fusion of SASRec-ID and SASRec-text+ID with the MLP adaptor "
                                          "(log-softmax scores, weight chosen on validation)"},
+    # PLM-initialised ID table (Harte et al. RecSys 2023; Qu et al. RecSys 2024): SASRec-ID whose item embeddings
+    # start from the top principal components of the items' MiniLM vectors instead of noise, then train as IDs.
+    "sasrec-id@text-init": {"model": "sasrec-id", "params": {**SASREC_PARAMS, "id_init": "text"},
+                            "lever": "e: ID table initialised from text (PCA of MiniLM vectors), then trained as IDs"},
+    "sasrec-id@text-init-0.1": {"model": "sasrec-id", "params": {**SASREC_PARAMS, "id_init": "text", "id_init_std": 0.1},
+                                "lever": "e: ID table initialised from text (PCA of MiniLM vectors) at a trained ID "
+                                         "table's spread (std 0.1 instead of 0.02), then trained as IDs"},
     "last-item@tuned": {"model": "last-item", "tune": TUNE, "trained": False,
                         "lever": "a: MiniLM tuned on the training interactions, cosine to the last item"},
     "sasrec-text@tuned": {"model": "sasrec-text", "params": SASREC_PARAMS, "tune": TUNE,
@@ -217,7 +224,8 @@ TEXT_AND_ID = {"sasrec-text-id", "sasrec-text-id-concat", "fusion-gate", "unisre
                "sasrec-text-id@fields-attention", "sasrec-text-id@tuned",
                "sasrec-text-id@old-defaults", "unisrec-transductive@from-inductive",
                "unisrec-transductive@from-inductive-frozen", "sasrec-text-id@p30",
-               "sasrec-text-id@mlp", "sasrec-text-id@id-dropout", "sasrec-text-id@cos"} | {
+               "sasrec-text-id@mlp", "sasrec-text-id@id-dropout", "sasrec-text-id@cos", "sasrec-id@text-init",
+               "sasrec-id@text-init-0.1"} | {
     v for v, spec in VARIANTS.items() if "ensemble" in spec and any("text" in m for m in spec["ensemble"])
     and any(m.endswith(("-id", "id@p30")) or "-id@" in m for m in spec["ensemble"])}  # not ID+ID, not text+text
 #: Variants whose trained model another variant starts from (every row's run is saved in MODELS_DIR).

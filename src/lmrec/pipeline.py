@@ -2,7 +2,8 @@
 full-ranking evaluation → run directory with ``metrics.json``.
 
 The CLI (``lmrec train``, ``lmrec quickstart``) and the benchmarks call :func:`run_experiment`;
-``lmrec evaluate`` / ``lmrec recommend`` call :func:`load_run`. A run directory holds::
+``lmrec evaluate`` / ``lmrec recommend`` call :func:`load_run` (or, for the output of
+``lmrec ensemble``, :func:`lmrec.ensemble_pipeline.load_ensemble`). A run directory holds::
 
     run.json            the ExperimentConfig + encoder identity + text report
     model/              config.json + weights of the recommender
@@ -423,7 +424,7 @@ def load_run(run_dir: str | os.PathLike, data_dir: str | None = None) -> LoadedR
     Raises
     ------
     FileNotFoundError
-        If ``run_dir`` has no ``run.json`` (not a run directory).
+        If ``run_dir`` has no ``run.json`` (not a run directory; e.g. the output of ``lmrec ensemble``).
     ValueError
         If the dataset's item ids no longer match the run's ``item_map.json``, or — for a model
         with per-user state — its user ids (dropped, added, re-ordered) no longer match
@@ -435,6 +436,10 @@ def load_run(run_dir: str | os.PathLike, data_dir: str | None = None) -> LoadedR
 
     run_dir = Path(run_dir)
     if not (run_dir / "run.json").exists():
+        if (run_dir / "metrics.json").is_file():
+            raise FileNotFoundError(f"{run_dir} has a metrics.json but no run.json: not a run of `lmrec train` (a fused "
+                                    "model of `lmrec ensemble` is loaded with lmrec.ensemble_pipeline.load_ensemble; "
+                                    "or pass one of its member runs)")
         raise FileNotFoundError(f"{run_dir} is not a run directory (no run.json); create one with `lmrec train --out`")
     try:
         run_info = json.loads((run_dir / "run.json").read_text())

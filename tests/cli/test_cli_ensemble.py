@@ -96,3 +96,80 @@ def test_runs_that_cannot_be_fused_are_refused_by_name(shop_data_dir, two_runs, 
                               "--data-dir", d])
     assert out.exit_code == 2 and "is a run directory" in out.output
     assert (pop / "metrics.json").read_bytes() == before     # a member's own results are never overwritten
+
+
+def _recommended(run, user, data_dir):
+    out = runner.invoke(app, ["recommend", "--run", str(run), "--user", user, "-k", "3", "--data-dir", data_dir])
+    assert out.exit_code == 0, out.output
+    return [line.split("|")[2].strip() for line in out.output.splitlines() if line.startswith("| ") and
+            line.split("|")[1].strip().isdigit()]
+
+
+def test_a_fused_model_is_reloaded_by_recommend_and_evaluate(shop_data_dir, two_runs, tmp_path):
+    from lmrec.ensemble_pipeline import load_ensemble
+
+    pop, knn = two_runs
+    d = str(shop_data_dir)
+    out = tmp_path / "fused"
+    res = runner.invoke(app, ["ensemble", "--run", str(pop), "--run", str(knn), "--out", str(out), "--data-dir", d])
+    assert res.exit_code == 0, res.output
+    written = json.loads((out / "metrics.json").read_text())
+    members = written["model"]["members"]
+    assert [m["run_relative"] for m in members] == ["../pop", "../knn"]
+    assert [m["run"] for m in members] == [str(pop.resolve()), str(knn.resolve())]
+    run = load_ensemble(out, d)
+    assert run.model.weights.tolist() == pytest.approx([m["weight"] for m in members])
+    ev = runner.invoke(app, ["evaluate", "--run", str(out), "--data-dir", d])
+    assert ev.exit_code == 0, ev.output
+    again = json.loads((out / "eval-full.json").read_text())     # same cases, same fused scores
+    assert again["metrics"] == pytest.approx(written["metrics"]["test"])
+    recs = _recommended(out, "u3", d)
+    df = run.dataset.interactions
+    seen = {str(i) for i in df.loc[df["user_id"].astype(str) == "u3", "item_id"]}
+    assert seen
+    assert len(recs) == 3 and len(set(recs)) == 3 and not set(recs) & seen    # history excluded
+    served = runner.invoke(app, ["serve", "--run", str(out), "--data-dir", d])
+    assert served.exit_code == 2 and "serve one of its members" in served.output
+
+
+def test_a_corner_ensemble_recommends_what_its_chosen_member_does(shop_data_dir, two_runs, tmp_path):
+    """Weight 1 on one member: log-softmax keeps that member's ranking, so the lists are the same."""
+    d = str(shop_data_dir)
+    out = tmp_path / "corner"
+    res = runner.invoke(app, ["ensemble", "--run", str(two_runs[0]), "--run", str(two_runs[1]), "--out", str(out),
+                              "--data-dir", d, "--step", "1"])
+    assert res.exit_code == 0, res.output
+    chosen = next(m for m in json.loads((out / "metrics.json").read_text())["model"]["members"] if m["weight"] == 1)
+    for user in ("u1", "u3"):
+        assert _recommended(out, user, d) == _recommended(tmp_path / chosen["name"], user, d)
+
+
+def test_a_fused_model_finds_members_moved_with_it_and_names_missing_or_replaced_ones(shop_data_dir, two_runs,
+                                                                                     tmp_path):
+    import shutil
+
+    from lmrec.ensemble_pipeline import load_ensemble
+    from lmrec.pipeline import load_run
+
+    d = str(shop_data_dir)
+    out = tmp_path / "fused"
+    res = runner.invoke(app, ["ensemble", "--run", str(two_runs[0]), "--run", str(two_runs[1]), "--out", str(out),
+                              "--data-dir", d])
+    assert res.exit_code == 0, res.output
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("pop", "knn", "fused"):
+        shutil.move(str(tmp_path / name), str(moved / name))
+    run = load_ensemble(moved / "fused", d)                    # found through the relative paths
+    assert run.model.names == ["pop", "knn"]
+    with pytest.raises(FileNotFoundError, match="lmrec ensemble"):
+        load_run(moved / "fused", d)
+    shutil.rmtree(moved / "knn")
+    ev = runner.invoke(app, ["evaluate", "--run", str(moved / "fused"), "--data-dir", d])
+    assert ev.exit_code == 2 and "member 'knn'" in ev.output and "rerun `lmrec ensemble`" in ev.output
+    shutil.copytree(moved / "pop", moved / "knn")              # another run in the member's place
+    ev = runner.invoke(app, ["recommend", "--run", str(moved / "fused"), "--user", "u3", "--data-dir", d])
+    assert ev.exit_code == 2 and "retrained or replaced" in ev.output and "member 'knn'" in ev.output
+    (moved / "fused" / "metrics.json").write_text('{"model": {"name": "ensem')        # damaged
+    ev = runner.invoke(app, ["recommend", "--run", str(moved / "fused"), "--user", "u3", "--data-dir", d])
+    assert ev.exit_code == 2 and "not a readable metrics file" in ev.output

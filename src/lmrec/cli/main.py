@@ -288,8 +288,17 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
     typer.echo(f"wrote {out / 'metrics.json'}")
 
 
+def _load_run_or_ensemble(path: Path, data_dir: Optional[str]):
+    """A run of `lmrec train` (:func:`lmrec.pipeline.load_run`) or a fused model of `lmrec ensemble`
+    (:func:`lmrec.ensemble_pipeline.load_ensemble`), whichever ``path`` holds."""
+    from lmrec.ensemble_pipeline import is_ensemble_dir, load_ensemble
+    from lmrec.pipeline import load_run
+
+    return load_ensemble(path, data_dir) if is_ensemble_dir(path) else load_run(path, data_dir)
+
+
 @app.command()
-def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train`."),
+def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train` (or of `lmrec ensemble`)."),
              data_dir: Optional[str] = DataDir,
              protocol: str = typer.Option("full", help="full | sampled"),
              n_negatives: int = typer.Option(100, help="Negatives per target for --protocol sampled."),
@@ -299,10 +308,10 @@ def evaluate(run: Path = typer.Option(..., "--run", help="Run directory from `lm
                                                   help="Keep history items as candidates.")) -> None:
     """Re-evaluate a saved run on its test cases; writes RUN_DIR/eval-<protocol>.json."""
     from lmrec.evaluation.results import format_table, write_json_atomic
-    from lmrec.pipeline import evaluate_run, load_run
+    from lmrec.pipeline import evaluate_run
 
     try:
-        res = evaluate_run(load_run(run, data_dir), protocol=protocol, n_negatives=n_negatives, seed=seed,
+        res = evaluate_run(_load_run_or_ensemble(run, data_dir), protocol=protocol, n_negatives=n_negatives, seed=seed,
                            exclude_history=not include_history)
     except USER_ERRORS as exc:
         _fail(exc)
@@ -355,16 +364,16 @@ def ensemble(runs: list[Path] = typer.Option(..., "--run", help="A run directory
 
 
 @app.command()
-def recommend(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train`."),
+def recommend(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train` (or of `lmrec ensemble`)."),
               user: str = typer.Option(..., "--user", help="External user id."),
               k: int = typer.Option(10, "-k", help="How many items."),
               data_dir: Optional[str] = DataDir) -> None:
     """Print the top-k items (with titles) for a user of the run's dataset."""
     from lmrec.evaluation.results import format_table
-    from lmrec.pipeline import load_run, recommend_for_user
+    from lmrec.pipeline import recommend_for_user
 
     try:
-        recs = recommend_for_user(load_run(run, data_dir), user, k)
+        recs = recommend_for_user(_load_run_or_ensemble(run, data_dir), user, k)
     except USER_ERRORS as exc:
         _fail(exc)
     typer.echo(format_table([{**r, "score": round(r["score"], 4), "cold": "cold" if r["cold"] else "",

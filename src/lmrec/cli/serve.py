@@ -19,6 +19,11 @@ def serve(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec
     """Serve recommendations, similar items and item ingestion for a trained run (docs at /docs)."""
     from lmrec.cli._common import USER_ERRORS, fail as _fail
 
+    from lmrec.ensemble_pipeline import is_ensemble_dir
+
+    if is_ensemble_dir(run):
+        _fail(ValueError(f"{run} is the output of `lmrec ensemble`; the service serves one trained run: serve one of "
+                         "its members, or get fused lists with `lmrec recommend --run " + str(run) + " --user ID`"))
     try:
         from lmrec.serving import create_app
 

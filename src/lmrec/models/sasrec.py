@@ -10,7 +10,14 @@ Item inputs (``item_input``):
 
 ``"id"``
     a learned embedding per item (cold items keep their untrained initialisation, so an ID
-    model cannot rank them meaningfully — that is the point of comparing);
+    model cannot rank them meaningfully — that is the point of comparing). With
+    ``id_init="text"`` the table starts from the items' text instead of noise
+    (:func:`text_pca_init`: the top ``hidden`` principal components of the standardised text
+    vectors, scaled to the random initialisation's spread) and is then trained like any ID table:
+    the model keeps an ID model's capacity to memorise item pairs and starts from text
+    similarity (PLM-initialised ID embeddings: Harte et al., "Leveraging Large Language Models for
+    Sequential Recommendation", RecSys 2023; Qu et al., "The Elephant in the Room: Rethinking the
+    Usage of Pre-trained Language Model in Sequential Recommendation", RecSys 2024);
 ``"text"``
     a learned projection ``Linear(dim_text → hidden)`` of frozen text vectors: works for items
     never seen in training (cf. the text-only SASRec of the UniSRec paper, Hou et al. KDD 2022);
@@ -95,12 +102,49 @@ def standardize_field_vectors(vectors: np.ndarray, mask: np.ndarray) -> np.ndarr
     return out
 
 
+def text_pca_init(vectors: np.ndarray, dim: int, std: float = 0.02) -> np.ndarray:
+    """Initial ID embeddings from item text: ``float32 [n_items, dim]``.
+
+    The standardised text vectors (:func:`standardize_text_vectors`, ``float [n_items, dim_text]``)
+    are projected on their top ``dim`` principal components (fitted on the items with text), then
+    scaled by one factor so that the entries' standard deviation is ``std`` — the spread of
+    RecBole's random ``N(0, 0.02)`` initialisation, so that training starts at the scale it is
+    tuned for and only the directions come from text. Items without text get zero rows; with fewer
+    text dimensions or items than ``dim`` the remaining columns are zero.
+
+    Raises
+    ------
+    ValueError
+        If ``vectors`` is not two-dimensional, ``dim < 1`` or ``std <= 0``, or fewer than two items
+        have text.
+    """
+    x = np.asarray(vectors, dtype=np.float32)
+    if x.ndim != 2 or int(dim) < 1 or not std > 0:
+        raise ValueError(f"text_pca_init needs vectors [n_items, dim_text], dim ≥ 1 and std > 0; got shape "
+                         f"{x.shape}, dim {dim}, std {std}")
+    z = standardize_text_vectors(x).astype(np.float64)
+    has = np.abs(x).sum(axis=1) > 0
+    if has.sum() < 2:
+        raise ValueError(f"text_pca_init: {int(has.sum())} of {len(x)} items have text; initialising ID "
+                         "embeddings from text needs at least two")
+    centred = z[has] - z[has].mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    k = min(int(dim), vt.shape[0])
+    out = np.zeros((len(x), int(dim)), dtype=np.float64)
+    out[has, :k] = centred @ vt[:k].T
+    spread = out[has].std()
+    if spread > 0:
+        out *= std / spread
+    return out.astype(np.float32)
+
+
 def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | None, hidden: int, n_layers: int,
                      n_heads: int, inner: int, dropout: float, max_len: int, warm_items: np.ndarray | None,
                      text_norm: str = "standardize", init: str = "torch", fusion: str = "sum",
                      field_vectors: np.ndarray | None = None, field_mask: np.ndarray | None = None,
                      positions: str = "end", text_adaptor: str = "linear", adaptor_hidden: int = 1024,
-                     id_dropout: float = 0.0, scores: str = "dot", temperature: float = 0.07):
+                     id_dropout: float = 0.0, scores: str = "dot", temperature: float = 0.07,
+                     id_init_vectors: np.ndarray | None = None):
     """Create the PyTorch module (defined lazily so importing this file does not import torch).
 
     ``scores`` (``"dot"`` or ``"cosine"`` over ``temperature``) is how the sequence output meets
@@ -114,6 +158,9 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
     ``field_vectors`` (``float32 [n_items, n_fields, dim]``) with ``field_mask`` (``bool
     [n_items, n_fields]``) make the text input an additive attention over the item's fields
     (module docstring); then ``text_vectors`` is not read.
+
+    ``id_init_vectors`` (``float32 [n_items, hidden]``, e.g. :func:`text_pca_init`) replace the
+    random initial rows of the ID table (``item_input`` with ``"id"``).
     """
     import math
 
@@ -198,6 +245,13 @@ def build_sasrec_net(n_items: int, item_input: str, text_vectors: np.ndarray | N
                 if "id" in item_input:
                     with torch.no_grad():
                         self.id_emb.weight[0].zero_()
+            if id_init_vectors is not None:
+                init_rows = torch.as_tensor(np.asarray(id_init_vectors, dtype=np.float32))
+                if "id" not in item_input or tuple(init_rows.shape) != (n_items, hidden):
+                    raise ValueError(f"id_init_vectors of shape {tuple(init_rows.shape)} for item_input={item_input!r}; "
+                                     f"expected an ID table and shape ({n_items}, {hidden})")
+                with torch.no_grad():
+                    self.id_emb.weight[1:] = init_rows
 
         def field_weights(self) -> "torch.Tensor":
             """``float32 [n_items + 1, n_fields]`` attention weights over each item's fields: zero
@@ -390,6 +444,12 @@ class SASRec(Recommender):
         they are ranked by a text projection trained only as a complement to ID vectors. Measured
         with p = 0.5 on Amazon Scientific with 10 % cold items: it does not close the cold gap of
         text + ID to text alone (``bench/results/text_vs_id.md``, "Cold-start items").
+    id_init, id_init_std:
+        ``"random"`` (``init``'s random rows; the default) or ``"text"``: the ID table starts from the
+        items' text vectors (:func:`text_pca_init`, entries scaled to standard deviation
+        ``id_init_std``, default 0.02 = the random initialisation's; module docstring), so the run
+        encodes item text like a text model, but the trained model reads IDs only.
+        ``item_input="id"`` only.
     scores, temperature:
         ``"dot"`` (Kang & McAuley; RecBole; the class default) or ``"cosine"``: cosine of sequence
         output and item row over ``temperature`` (UniSRec's 0.07 by default; module docstring).
@@ -413,7 +473,15 @@ class SASRec(Recommender):
                  max_train_seconds: float = 0.0, text_norm: str = "standardize", train_negatives: str = "all",
                  train_target: str = "auto", init: str = "recbole", fusion: str = "sum",
                  positions: str = "end", text_adaptor: str = "linear", adaptor_hidden: int = 1024,
-                 id_dropout: float = 0.0, scores: str = "dot", temperature: float = 0.07):
+                 id_dropout: float = 0.0, scores: str = "dot", temperature: float = 0.07,
+                 id_init: str = "random", id_init_std: float = 0.02):
+        if id_init not in ("random", "text"):
+            raise ValueError(f"SASRec id_init must be 'random' or 'text', got {id_init!r}")
+        if not float(id_init_std) > 0:
+            raise ValueError(f"SASRec id_init_std must be > 0, got {id_init_std}")
+        if id_init == "text" and item_input != "id":
+            raise ValueError(f"SASRec id_init='text' starts an ID-only table from text; item_input={item_input!r} "
+                             "already reads text (use sasrec-id)")
         if scores not in ("dot", "cosine"):
             raise ValueError(f"SASRec scores must be 'dot' or 'cosine', got {scores!r}")
         if not float(temperature) > 0:
@@ -457,22 +525,31 @@ class SASRec(Recommender):
                          train_negatives=train_negatives, train_target=train_target, init=init,
                          fusion=fusion, positions=positions, text_adaptor=text_adaptor,
                          adaptor_hidden=int(adaptor_hidden), id_dropout=float(id_dropout), scores=scores,
-                         temperature=float(temperature))
+                         temperature=float(temperature), id_init=id_init, id_init_std=float(id_init_std))
 
     @property
     def needs_item_vectors(self) -> bool:  # type: ignore[override]
-        return "text" in self.config["item_input"]
+        """Text vectors are read by the text inputs, and by ``id_init="text"`` to start the ID table."""
+        return "text" in self.config["item_input"] or self.config.get("id_init", "random") == "text"
 
     @property
     def history_input(self) -> str:  # type: ignore[override]
         """``"text"`` for sasrec-text (an item without text is a zero input), else ``"id"``."""
         return "text" if self.config["item_input"] == "text" else "id"
 
-    def _build(self, n_items: int, item_vectors: np.ndarray | None, warm: np.ndarray | None, item_fields=None):
+    def _build(self, n_items: int, item_vectors: np.ndarray | None, warm: np.ndarray | None, item_fields=None,
+               initial: bool = False):
+        """Create ``net_``; ``initial`` (training, not loading) applies ``id_init``."""
         c = self.config
         self.n_items_ = n_items
         self.warm_items_ = warm
-        self.net_ = build_sasrec_net(n_items, c["item_input"], item_vectors if self.needs_item_vectors else None,
+        id_init_vectors = None
+        if initial and c.get("id_init", "random") == "text":
+            if item_vectors is None:
+                raise ValueError("SASRec id_init='text' needs the item text vectors (TrainData.item_vectors)")
+            id_init_vectors = text_pca_init(item_vectors, c["hidden"], std=c.get("id_init_std", 0.02))
+        reads_text = "text" in c["item_input"]
+        self.net_ = build_sasrec_net(n_items, c["item_input"], item_vectors if reads_text else None,
                                      c["hidden"], c["n_layers"], c["n_heads"], c["inner"], c["dropout"],
                                      c["max_len"], warm, c.get("text_norm", "none"),
                                      c.get("init", "torch"), c.get("fusion", "sum"),
@@ -482,7 +559,7 @@ class SASRec(Recommender):
                                      text_adaptor=c.get("text_adaptor", "linear"),
                                      adaptor_hidden=c.get("adaptor_hidden", 1024),
                                      id_dropout=c.get("id_dropout", 0.0), scores=c.get("scores", "dot"),
-                                     temperature=c.get("temperature", 0.07))
+                                     temperature=c.get("temperature", 0.07), id_init_vectors=id_init_vectors)
 
     def fit(self, data: TrainData) -> "SASRec":
         """Train on ``data``; with ``data.item_fields`` (per-field vectors) the text input is the
@@ -498,7 +575,7 @@ class SASRec(Recommender):
         from lmrec.training.trainer import train_sequential
 
         torch.manual_seed(data.seed)  # the initial weights too come from the run's seed
-        self._build(data.split.n_items, data.item_vectors, data.split.warm_items, data.item_fields)
+        self._build(data.split.n_items, data.item_vectors, data.split.warm_items, data.item_fields, initial=True)
         self.history_ = train_sequential(self, data)
         return self
 
@@ -510,7 +587,7 @@ class SASRec(Recommender):
 
     def _load_weights(self, path: Path, item_vectors: np.ndarray | None, item_fields=None) -> None:
         state, warm = load_net_weights(path)
-        if self.needs_item_vectors and item_vectors is None and item_fields is None:
+        if "text" in self.config["item_input"] and item_vectors is None and item_fields is None:
             raise ValueError(f"{path}: SASRec ({self.config['item_input']}) needs the item text vectors to load")
         attends = any(k.startswith("field_attention.") for k in state)
         if attends and item_fields is None:
