@@ -173,3 +173,21 @@ def test_unisrec_two_stage_text_then_text_and_id(data_dir, tmp_path):
     out = runner.invoke(app, ["train", *common, "--out", str(tmp_path / "bad"), "--param", "mode=transductive",
                               "--param", f"init_from={tmp_path / 'nothing'}"])
     assert out.exit_code != 0 and "lmrec train --model unisrec" in out.output
+
+
+def test_id_model_started_from_text_trains_and_recommends(data_dir, tmp_path):
+    """`--param id_init=text`: the run encodes item text once to start the ID table, then is an ID model."""
+    run = tmp_path / "run"
+    out = runner.invoke(app, ["train", "--dataset", "shop", "--model", "sasrec-id", "--out", str(run),
+                              "--data-dir", str(data_dir), "--epochs", "2", "--cache-dir", str(tmp_path / "cache"),
+                              "--param", "hidden=16", "--param", "inner=32", "--param", "id_init=text", "--quiet"])
+    assert out.exit_code == 0, out.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["model"]["id_init"] == "text" and metrics["model"]["item_input"] == "id"
+    assert metrics["extra"]["encoding"]["encoder"]["model"].endswith("all-MiniLM-L6-v2")
+    out = runner.invoke(app, ["recommend", "--run", str(run), "--user", "u3", "-k", "3"])
+    assert out.exit_code == 0, out.output
+    assert out.output.count("| Movie number") == 3
+    bad = runner.invoke(app, ["train", "--dataset", "shop", "--model", "sasrec-text", "--out", str(tmp_path / "b"),
+                              "--data-dir", str(data_dir), "--param", "id_init=text", "--quiet"])
+    assert bad.exit_code != 0 and "already reads text" in bad.output

@@ -15,11 +15,12 @@ def test_text_pca_init_keeps_text_similarity_at_the_random_init_scale():
     base = rng.normal(size=(6, 16))
     vectors = np.repeat(base, 2, axis=0) + 1e-3 * rng.normal(size=(12, 16))   # items 2k and 2k+1: near twins
     vectors[5] = 0.0                                                           # an item without text
-    rows = text_pca_init(vectors.astype(np.float32), 4)
+    rows = text_pca_init(vectors.astype(np.float32), 4, std=0.02)
     assert rows.shape == (12, 4) and rows.dtype == np.float32
     has = np.abs(vectors).sum(1) > 0
     assert np.all(rows[~has] == 0)
-    assert rows[has].std() == pytest.approx(0.02, rel=1e-4)      # RecBole's N(0, 0.02) spread
+    assert rows[has].std() == pytest.approx(0.02, rel=1e-4)      # the spread asked for
+    assert text_pca_init(vectors.astype(np.float32), 4)[has].std() == pytest.approx(0.1, rel=1e-4)  # default
     var = rows[has].var(axis=0)
     assert np.all(np.diff(var) <= 1e-12)                          # principal components, largest first
     d = np.linalg.norm(rows[:, None] - rows[None], axis=-1)
@@ -70,3 +71,24 @@ def test_id_init_is_checked():
         create_model("sasrec-text-id", id_init="text")
     with pytest.raises(ValueError, match="id_init_std"):
         create_model("sasrec-id", id_init="text", id_init_std=0)
+
+
+def test_id_init_std_alone_redraws_only_the_id_rows(tiny_dataset):
+    """The spread control: ``id_init_std`` without text draws the ID rows from N(0, std), the rest of
+    the net is the same draw as the default model's."""
+    import torch
+
+    split = leave_one_out(tiny_dataset)
+    plain, wide = create_model("sasrec-id", **SMALL), create_model("sasrec-id", **SMALL, id_init_std=0.5)
+    assert not wide.needs_item_vectors
+    for m in (plain, wide):
+        torch.manual_seed(0)
+        m._build(split.n_items, None, split.warm_items, initial=True)
+    a, b = plain.net_.state_dict(), wide.net_.state_dict()
+    assert b["id_emb.weight"][1:].std().item() > 5 * a["id_emb.weight"][1:].std().item()
+    assert torch.all(b["id_emb.weight"][0] == 0)
+    assert all(torch.equal(a[k], b[k]) for k in a if k != "id_emb.weight")
+    with pytest.raises(ValueError, match="id_init_std"):
+        create_model("sasrec-id", id_init_std=-1.0)
+    with pytest.raises(ValueError, match="has none"):
+        create_model("sasrec-text", id_init_std=0.1)
