@@ -262,7 +262,7 @@ NOTES: list[str] = [
     "The objective is what closed the gap to RecBole: predicting only the last item of every prefix (each prefix "
     "its own example, its own dropout noise) beats predicting every position of a window, even when positions are "
     "numbered so that both see exactly the same (prefix → next item) pairs (valid 0.0627 vs 0.0592).",
-    "Not complete yet (2026-12-06, session 24; session 21 made the MLP adaptor with cosine scores sasrec-text's "
+    "Not complete yet (2026-12-06, session 25; session 21 made the MLP adaptor with cosine scores sasrec-text's "
     "default, see the cosine-scores note: it has 3 seeds on both Scientific files and their cold-start splits, on Food, "
     "on ml-100k (patience 30) and on ml-100k's cold-start split (seeds 1-2 in session 22), and seed 0 on Kitchen: "
     "started in session 21, stopped at an epoch boundary after 16 epochs and resumed in session 22 (resumed_at_epoch "
@@ -286,7 +286,8 @@ NOTES: list[str] = [
     "4,147 s at about 100 s an epoch; epochs 3-5 ran beside a test run, about 40 s slower in all) and of text+ID "
     "(session 16, alone: 54 epochs, best 43, 5,855 s at about 105 s an epoch; R@10 history excluded 0.0942 vs "
     "0.0926, +0.0016 [-0.0204, +0.0235], kept 0.0879 vs 0.0801, +0.0078 [-0.0141, +0.0283]: not separable at one "
-    "seed) and of text only with the MLP adaptor and cosine scores (above); seeds 1-2 (about 1.2-1.6 h a run) are "
+    "seed) and of text only with the MLP adaptor and cosine scores (above); SASRec-ID and the ID table started "
+    "from text have seeds 0-1 (session 25, see the text-init note); the other seeds (about 1-1.6 h a run) are "
     "not run yet, nor the linear text-only row (session 18 started it and stopped it after 4 epochs, slowed by unit "
     "tests of mine beside it). UniSRec on Food was started (seed 0) and stopped after 3 epochs: 91 s an epoch, so a converged run "
     "(70-120 epochs on LC-Rec) needs about 2-3 h, more than what was left of the session. "
@@ -532,7 +533,22 @@ NOTES: list[str] = [
     "161 s beside a pip install, so the wall time is about 1 min high); history kept R@10 0.0926 / N@10 0.0418 vs "
     "ID 0.0801 / 0.0353 (+16 %, [-0.0078, +0.0330]; N@10 +0.0065 [-0.0015, +0.0144]), excluded 0.1036 vs 0.0926 "
     "(+12 %, [-0.0094, +0.0314]); the best text+ID row on Kitchen at seed 0, above text+ID (+0.0047 kept) and the "
-    "late fusion (+0.0078), intervals including 0 at one seed.",
+    "late fusion (+0.0078), intervals including 0 at one seed. Session 25 (2026-12-06, each row alone on the 2 "
+    "cores): Kitchen seed 1 of text-init (30 epochs, best 19, 3,374 s, 100-130 s an epoch) and of SASRec-ID (30 "
+    "epochs, best 19, 3,319 s): text-init R@10 0.0926 / 0.1020 (kept / excluded) against ID's 0.0691 / 0.0754; "
+    "over seeds 0-1 paired, history kept 0.0926 vs 0.0746, +0.0181 R@10 [+0.0047, +0.0322] (+24 %), N@10 "
+    "+0.0083 [+0.0033, +0.0141]; excluded 0.1028 vs 0.0840, +0.0188 [+0.0047, +0.0330] (+22 %), N@10 +0.0086 "
+    "[+0.0022, +0.0153]: the first text+ID gain on Kitchen whose interval excludes 0 (seed 2 of both rows not "
+    "run yet, so the targets table still shows it as pending). Food seeds 1-2 (31-32 epochs, best 20-21, "
+    "568-603 s): over 3 seeds 0.2333 +/- 0.0098 kept / 0.2500 +/- 0.0072 excluded, level with ID (+0.0044 "
+    "[-0.0167, +0.0267] kept, +0.0078 [-0.0156, +0.0333] excluded; validation above ID on seeds 0 and 2, below on "
+    "1) and above the summed hybrid (+0.0244 [+0.0011, +0.0478] kept, +0.0289 [+0.0067, +0.0522] excluded), which "
+    "is below ID there: the best 3-seed text+ID row on Food, still far from +15 %. ml-100k seed 0 (patience 10, 84 "
+    "epochs, best 73, 468 s; validation 0.1083 vs ID 0.1108): history excluded 0.1803 vs ID 0.1835 (-0.0032 "
+    "[-0.0212, +0.0148], level), history kept 0.0965 vs 0.1145 (-0.0180 [-0.0339, -0.0021]; N@10 -0.0140 "
+    "[-0.0222, -0.0064]): on MovieLens titles + genres the text start does not help, and with the watched "
+    "movies left in the ranking it ranks them higher than SASRec-ID does (they resemble the history by text). "
+    "Kitchen seed 2 of text-init was started and stopped in its first epoch at the session's end.",
 ]
 
 
