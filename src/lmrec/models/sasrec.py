@@ -102,7 +102,11 @@ def standardize_field_vectors(vectors: np.ndarray, mask: np.ndarray) -> np.ndarr
     return out
 
 
-def text_pca_init(vectors: np.ndarray, dim: int, std: float = 0.1) -> np.ndarray:
+#: Entry std of an ID table started from text (:func:`text_pca_init`), ≈ a trained ID table's spread.
+TEXT_INIT_STD = 0.1
+
+
+def text_pca_init(vectors: np.ndarray, dim: int, std: float = TEXT_INIT_STD) -> np.ndarray:
     """Initial ID embeddings from item text: ``float32 [n_items, dim]``.
 
     The standardised text vectors (:func:`standardize_text_vectors`, ``float [n_items, dim_text]``)
@@ -562,7 +566,7 @@ class SASRec(Recommender):
         if initial and c.get("id_init", "random") == "text":
             if item_vectors is None:
                 raise ValueError("SASRec id_init='text' needs the item text vectors (TrainData.item_vectors)")
-            id_init_vectors = text_pca_init(item_vectors, c["hidden"], std=0.1 if std is None else std)
+            id_init_vectors = text_pca_init(item_vectors, c["hidden"], std=TEXT_INIT_STD if std is None else std)
         elif initial and std is not None:
             id_random_std = std
         reads_text = "text" in c["item_input"]
