@@ -190,4 +190,4 @@ def test_id_model_started_from_text_trains_and_recommends(data_dir, tmp_path):
     assert out.output.count("| Movie number") == 3
     bad = runner.invoke(app, ["train", "--dataset", "shop", "--model", "sasrec-text", "--out", str(tmp_path / "b"),
                               "--data-dir", str(data_dir), "--param", "id_init=text", "--quiet"])
-    assert bad.exit_code != 0 and "already reads text" in bad.output
+    assert bad.exit_code != 0 and "no ID table" in bad.output

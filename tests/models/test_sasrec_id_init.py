@@ -67,10 +67,36 @@ def test_the_id_table_starts_from_text_trains_as_ids_and_reloads_without_text(ti
 def test_id_init_is_checked():
     with pytest.raises(ValueError, match="id_init must be"):
         create_model("sasrec-id", id_init="pca")
-    with pytest.raises(ValueError, match="already reads text"):
-        create_model("sasrec-text-id", id_init="text")
+    with pytest.raises(ValueError, match="no ID table"):
+        create_model("sasrec-text", id_init="text")
     with pytest.raises(ValueError, match="id_init_std"):
         create_model("sasrec-id", id_init="text", id_init_std=0)
+
+
+def test_text_plus_id_starts_its_id_part_from_text_and_leaves_the_text_part_alone(tiny_dataset):
+    """``sasrec-text-id`` with ``id_init="text"``: the ID rows are :func:`text_pca_init`, the text
+    projection is the same draw as the default hybrid's, and cold items still score from text alone."""
+    import torch
+
+    split = leave_one_out(tiny_dataset)
+    vectors = np.random.default_rng(2).normal(size=(split.n_items, 8)).astype(np.float32)
+    warm = np.ones(split.n_items, dtype=bool)
+    warm[:3] = False                                              # items 0-2 cold: table rows 1-3
+    plain, started = create_model("sasrec-text-id", **SMALL), create_model("sasrec-text-id", **SMALL, id_init="text")
+    for m in (plain, started):
+        torch.manual_seed(0)
+        m._build(split.n_items, vectors, warm, initial=True)
+    a, b = plain.net_.state_dict(), started.net_.state_dict()
+    np.testing.assert_allclose(b["id_emb.weight"][1:].numpy(), text_pca_init(vectors, 4), rtol=1e-6)
+    assert not torch.allclose(a["id_emb.weight"][1:], b["id_emb.weight"][1:])
+    assert all(torch.equal(a[k], b[k]) for k in a if k != "id_emb.weight")
+    net = started.net_.eval()
+    table = net.input_table().detach()
+    text_only = net.text_proj(net.text_input()).detach()
+    torch.testing.assert_close(table[1:4], text_only[1:4])        # cold: the text part alone
+    torch.testing.assert_close(table[4:], text_only[4:] + b["id_emb.weight"][4:])
+    started.fit(TrainData(split=split, item_vectors=vectors, seed=0))
+    assert np.isfinite(started.score(split.test.users[:3], split.test.histories[:3])).all()
 
 
 def test_id_init_std_alone_redraws_only_the_id_rows(tiny_dataset):

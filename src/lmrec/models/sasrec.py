@@ -31,6 +31,7 @@ Item inputs (``item_input``):
     with probability ``p`` at every training step (one draw per item and step, the same in the
     input and the output table, no rescaling), so the net learns to rank items whose vector is
     text alone — what a cold item is at inference (DropoutNet, Volkovs et al., NeurIPS 2017).
+    ``id_init="text"`` starts the ID part from text as for ``"id"``.
 
 With ``scores="cosine"`` an item's score is the cosine of the sequence output and the item's
 row over a temperature ``τ`` (both L2-normalised and scaled by ``1/√τ``, as UniSRec's scores,
@@ -461,8 +462,9 @@ class SASRec(Recommender):
         ``"random"`` (``init``'s random rows; the default) or ``"text"``: the ID table starts from the
         items' text vectors (:func:`text_pca_init`, entries scaled to standard deviation
         ``id_init_std``, by default 0.1 ≈ a trained ID table's spread; module docstring), so the
-        run encodes item text like a text model, but the trained model reads IDs only.
-        ``item_input="id"`` only. ``id_init_std`` with ``id_init="random"`` draws the ID rows from
+        run encodes item text like a text model, but the trained model reads IDs only. With
+        ``item_input="text-id"`` the ID part of the sum starts from text too (the text part is
+        unchanged); ``item_input="text"`` has no ID table and raises ``ValueError``. ``id_init_std`` with ``id_init="random"`` draws the ID rows from
         ``N(0, id_init_std)`` (by default they keep ``init``'s spread): the control that separates
         what the text start brings from what its spread brings.
     scores, temperature:
@@ -496,9 +498,9 @@ class SASRec(Recommender):
             raise ValueError(f"SASRec id_init_std must be > 0, got {id_init_std}")
         if id_init_std is not None and "id" not in item_input:
             raise ValueError(f"SASRec id_init_std sets the spread of the ID table; item_input={item_input!r} has none")
-        if id_init == "text" and item_input != "id":
-            raise ValueError(f"SASRec id_init='text' starts an ID-only table from text; item_input={item_input!r} "
-                             "already reads text (use sasrec-id)")
+        if id_init == "text" and "id" not in item_input:
+            raise ValueError(f"SASRec id_init='text' starts the ID table from text; item_input={item_input!r} has "
+                             "no ID table (use sasrec-id or sasrec-text-id)")
         if scores not in ("dot", "cosine"):
             raise ValueError(f"SASRec scores must be 'dot' or 'cosine', got {scores!r}")
         if not float(temperature) > 0:
