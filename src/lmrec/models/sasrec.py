@@ -462,11 +462,12 @@ class SASRec(Recommender):
         ``"random"`` (``init``'s random rows; the default) or ``"text"``: the ID table starts from the
         items' text vectors (:func:`text_pca_init`, entries scaled to standard deviation
         ``id_init_std``, by default 0.1 ≈ a trained ID table's spread; module docstring), so the
-        run encodes item text like a text model, but the trained model reads IDs only. With
-        ``item_input="text-id"`` the ID part of the sum starts from text too (the text part is
-        unchanged); ``item_input="text"`` has no ID table and raises ``ValueError``. ``id_init_std`` with ``id_init="random"`` draws the ID rows from
-        ``N(0, id_init_std)`` (by default they keep ``init``'s spread): the control that separates
-        what the text start brings from what its spread brings.
+        run encodes item text like a text model, but with ``item_input="id"`` the trained model reads
+        IDs only. With ``item_input="text-id"`` the ID part of the sum starts from text too (the text part is
+        unchanged); ``item_input="text"`` has no ID table and raises ``ValueError``.
+        ``id_init_std`` with ``id_init="random"`` draws the ID rows from ``N(0, id_init_std)`` (by
+        default they keep ``init``'s spread): the control that separates what the text start brings
+        from what its spread brings.
     scores, temperature:
         ``"dot"`` (Kang & McAuley; RecBole; the class default) or ``"cosine"``: cosine of sequence
         output and item row over ``temperature`` (UniSRec's 0.07 by default; module docstring).
