@@ -44,6 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from _cases import load_case, save_cases  # noqa: E402  (bench/_cases.py: committed per-case ranks)
+from _paths import repo_relative  # noqa: E402  (bench/_paths.py: no machine's absolute paths in results)
 from published import pick  # noqa: E402  (bench/published.py: one list of published numbers)
 
 RESULTS = ROOT / "results"
@@ -199,6 +200,10 @@ VARIANTS: dict[str, dict] = {
     "ensemble:id+text@mlp-cos": {"ensemble": ["sasrec-id", "sasrec-text@mlp-cos"],
                                  "lever": "e: late fusion of SASRec-ID and SASRec-text with the MLP adaptor and cosine "
                                           "scores (log-softmax scores, weight chosen on validation)"},
+    "ensemble:text-init+text@mlp-cos": {"ensemble": ["sasrec-id@text-init-0.1", "sasrec-text@mlp-cos"],
+                                        "lever": "e: late fusion of SASRec-ID started from text and SASRec-text "
+                                                 "(MLP adaptor, cosine scores; log-softmax scores, weight chosen on "
+                                                 "validation); the untuned control of the next row"},
     "ensemble:text-init+text@mlp-cos-tuned": {"ensemble": ["sasrec-id@text-init-0.1", "sasrec-text@mlp-cos-tuned"],
                                               "lever": "a + e: late fusion of SASRec-ID started from text and "
                                                        "SASRec-text on the tuned MiniLM (log-softmax scores, weight "
@@ -1201,9 +1206,10 @@ def save(doc: dict) -> None:
     doc["targets"] = targets(doc)
     doc["transitions"] = transition_table(doc)
     doc["cold_start"] = cold_start_table(doc)
-    write_json_atomic(OUT, doc)
+    out = repo_relative(doc)  # tuned-encoder and checkpoint paths as the repository sees them
+    write_json_atomic(OUT, out)
     tmp = OUT.with_suffix(".md.tmp")
-    tmp.write_text(render(doc))
+    tmp.write_text(render(out))
     os.replace(tmp, OUT.with_suffix(".md"))
 
 

@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paths import repo_relative  # noqa: E402  (bench/_paths.py: no machine's absolute paths in results)
 from published import pick  # noqa: E402  (bench/published.py: one list of published numbers)
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -542,6 +543,7 @@ def render(doc: dict, command: str) -> None:
             "sources": SOURCES, "overlap_check": (facts.get("pretraining") or {}).get("overlap_check"),
             "refused_same_domain": (facts.get("pretraining") or {}).get("refused_same_domain"),
             "rows": lodo_rows, "versions": environment_info()}
+    sci, lodo = repo_relative(sci), repo_relative(lodo)  # pre-trained checkpoints as the repository sees them
     write_json_atomic(RESULTS / "transfer_scientific.json", sci)
     write_json_atomic(RESULTS / "leave_one_domain_out.json", lodo)
     cols = ["model", "target data", "seeds", *METRICS[:4], "cold r@10", "wall_s", "stopped@best epoch"]

@@ -393,7 +393,8 @@ def train_and_evaluate(args: argparse.Namespace, prefix: str, data_path: Path, r
         "versions": {"recbole": md.version("recbole"), "torch": torch.__version__,
                      "python": platform.python_version(), "numpy": np.__version__},
         "config": json.loads(json.dumps(resolved, default=str)),
-        "checkpoint": str(checkpoint),
+        "checkpoint": (os.path.relpath(checkpoint, REPO) if checkpoint.resolve().is_relative_to(REPO)
+                       else str(checkpoint)),  # no machine's absolute path in a committed result
         # bench/results convention (../shared/tools/check-results): one row mirroring the above; main()
         # adds "table" and "command"
         "rows": [{"dataset": args.dataset, "model": PEER, "protocol": PROTOCOL, "seed": args.seed,
