@@ -214,3 +214,14 @@ def test_cold_start_table_slices_each_seed_by_its_own_cold_targets(tv_cases):
     assert mlp["vs_reference_warm"]["diff"] == pytest.approx(0.5) and mlp["vs_reference_cold"]["seeds"] == [0, 1]
     md = tv.render({"table": "t", "command": "c", "rows": [], "dataset_statistics": {}, "cold_start": got})
     assert "## Cold-start items" in md and "**-1.0000 [-1.0000, -1.0000]**" in md
+
+
+def test_finetune_encoder_defaults_are_the_benchmarked_tune_settings():
+    """`lmrec finetune-encoder` without flags runs what bench/text_vs_id.py measured (lever a)."""
+    import inspect
+
+    from lmrec.training.encoder_finetune import finetune_encoder
+
+    tune = _load("text_vs_id").TUNE
+    defaults = {k: p.default for k, p in inspect.signature(finetune_encoder).parameters.items()}
+    assert {k: defaults[k] for k in tune} == tune

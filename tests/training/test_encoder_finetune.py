@@ -136,7 +136,8 @@ def test_validation_and_test_items_never_reach_the_trainer(tiny_st, tmp_path, mo
         return real(mapping, *args, **kwargs)
 
     monkeypatch.setattr(datasets.Dataset, "from_dict", spy)
-    info = finetune_encoder(ds, tmp_path / "enc", encoder=tiny_st, batch_size=4, max_steps=1, seed=0)
+    info = finetune_encoder(ds, tmp_path / "enc", encoder=tiny_st, batch_size=4, max_steps=1, seed=0,
+                            cooccurrence_window=0)
     (fed,) = seen
     fed_texts = set(fed["anchor"]) | set(fed["positive"])
     assert not fed_texts & held
@@ -156,7 +157,7 @@ def test_one_step_saves_a_reloadable_encoder_with_its_own_identity(tiny_st, tmp_
 
     out = tmp_path / "tuned"
     info = finetune_encoder(tiny_dataset, out, encoder=tiny_st, batch_size=4, max_steps=1, lr=1e-2, train_layers=1,
-                            max_seq_length=16, seed=3, warmup_ratio=0.0)
+                            max_seq_length=16, seed=3, warmup_ratio=0.0, loss="mnrl", cooccurrence_window=0)
     saved = json.loads((out / FINETUNE_JSON).read_text())
     assert {k: saved[k] for k in ("dataset", "seed", "loss", "epochs", "steps")} == \
         {"dataset": "tiny", "seed": 3, "loss": "mnrl", "epochs": 1, "steps": 1}
@@ -258,7 +259,7 @@ def test_cli_finetune_encoder(tiny_st, shop_data_dir, tmp_path):
     out = tmp_path / "enc"
     args = ["finetune-encoder", "--dataset", "shop", "--data-dir", str(shop_data_dir), "--out", str(out),
             "--encoder", str(tiny_st), "--batch-size", "4", "--max-steps", "1", "--train-layers", "1",
-            "--max-seq-length", "16", "--max-pairs", "8", "--quiet"]
+            "--max-seq-length", "16", "--max-pairs", "8", "--cooccurrence-window", "0", "--quiet"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "pairs: 8 (8 next-item" in res.output and f"--encoder {out}" in res.output
@@ -289,3 +290,24 @@ def test_a_tuned_encoder_is_refused_on_another_split_of_its_dataset(tmp_path, ti
     with pytest.raises(ValueError, match="fine-tuned on 'tiny'"):
         check_tuned_encoder(cfg, cold)
     check_tuned_encoder(ExperimentConfig(dataset="other", model="sasrec-text", encoder=str(folder)), cold)
+
+
+def test_cli_zero_lifts_the_caps_of_the_measured_defaults(tiny_st, shop_data_dir, tmp_path):
+    """The defaults cap pairs, layers and tokens (the measured settings); 0 asks for every pair, every
+    layer and the base model's length, and a negative value is refused by name."""
+    from typer.testing import CliRunner
+
+    from lmrec.cli.main import app
+
+    out = tmp_path / "enc"
+    base = ["finetune-encoder", "--dataset", "shop", "--data-dir", str(shop_data_dir), "--encoder", str(tiny_st),
+            "--batch-size", "4", "--max-steps", "1", "--quiet"]
+    res = CliRunner().invoke(app, base + ["--out", str(out), "--max-pairs", "0", "--train-layers", "0",
+                                          "--max-seq-length", "0"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / FINETUNE_JSON).read_text())
+    assert saved["pairs"]["max_pairs"] is None and saved["n_pairs"] == saved["pairs"]["n_candidates"]
+    assert saved["layers"]["train_layers"] == saved["layers"]["n_layers"] == 2
+    assert saved["max_seq_length"] == 48                         # tiny_st's own (not the default 64)
+    bad = CliRunner().invoke(app, base + ["--out", str(tmp_path / "bad"), "--train-layers", "-1"])
+    assert bad.exit_code == 2 and "--train-layers" in bad.output and not (tmp_path / "bad").exists()
