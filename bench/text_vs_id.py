@@ -872,7 +872,7 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "train_target": hist.get("train_target"), "n_train_examples": hist.get("n_windows"),
             "run_wall_s": round(train_eval_s, 1),
             **({"tune": tune} if tune is not None else {}),
-            **({"init": {**init, "path": os.path.relpath(init["path"], ROOT.parent)}} if init is not None else {}),
+            **({"init": init} if init is not None else {}),  # paths made repo-relative by save()
         })
     save_cases(CASES / (slug(dataset, variant, seed) + ".npz"), cases)
     return rows
@@ -917,7 +917,7 @@ def run_ensemble(dataset: str, variant: str, seed: int) -> list[dict]:
             "ensemble": {"weights": fit.ensemble.describe(), "valid_metric": fit.metric,
                          "best_valid": round(fit.best, 5), "tune_s": round(tune_s, 1),
                          "grid": [{"weights": g["weights"], fit.metric: round(g[fit.metric], 5)} for g in fit.grid],
-                         "members": [{**m, "path": os.path.relpath(m["path"], ROOT.parent)} for m in members]},
+                         "members": members},  # paths made repo-relative by save()
             "valid_protocol": PROTOCOLS[exclude], "train_s": round(train_s, 1),
             "epochs": None, "best_epoch": None, "best_valid_ndcg@10": round(fit.best, 5),
         })
