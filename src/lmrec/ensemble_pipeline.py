@@ -13,8 +13,8 @@ text model gives alone (the fusion adds +0.0006 to +0.0024); on Food it stays le
 above text alone (3 seeds each). It is a tool for checking that on your own data, not a default.
 
 The output directory (:func:`write_ensemble`) is reloaded by :func:`load_ensemble` as one run, so
-``lmrec recommend`` and ``lmrec evaluate`` serve fused lists; the HTTP service (``lmrec serve``)
-takes one trained run.
+``lmrec recommend``, ``lmrec evaluate`` and the HTTP service (``lmrec serve``,
+:class:`lmrec.serving.space.FusedItemSpace`) serve fused lists.
 """
 
 from __future__ import annotations
@@ -188,7 +188,8 @@ def load_ensemble(ens_dir: str | Path, data_dir: str | None = None) -> LoadedRun
     share one split (:func:`check_same_split`). The returned run's ``model`` is the
     :class:`lmrec.models.ensemble.ScoreEnsemble` with the recorded weights
     (``score(users, histories) -> float32 [b, n_items]``); its config, dataset and split are the
-    first member's, its ``item_vectors`` the first member's that has any. An item is
+    first member's, its ``item_vectors`` the first member's that has any, its ``members`` the member
+    runs (for the service, :class:`lmrec.serving.space.FusedItemSpace`). An item is
     ``unrecommendable`` when it is for every member with a positive weight: any such member
     that can score it makes the fused score meaningful.
 
@@ -222,7 +223,8 @@ def load_ensemble(ens_dir: str | Path, data_dir: str | None = None) -> LoadedRun
     masks = [r.unrecommendable for r, w in zip(runs, weights) if w > 0]
     unrecommendable = (np.logical_and.reduce([np.asarray(m, dtype=bool) for m in masks])
                        if masks and all(m is not None for m in masks) else None)
-    return LoadedRun(ens_dir, first.config, first.dataset, first.split, ensemble, vectors, unrecommendable)
+    return LoadedRun(ens_dir, first.config, first.dataset, first.split, ensemble, vectors, unrecommendable,
+                     members=runs)
 
 
 def _member_specs(path: Path) -> list[dict[str, Any]]:

@@ -415,6 +415,7 @@ class LoadedRun:
     model: Any
     item_vectors: np.ndarray | None
     unrecommendable: np.ndarray | None = None
+    members: list["LoadedRun"] | None = None    # a late fusion's member runs (lmrec.ensemble_pipeline.load_ensemble)
 
 
 def load_run(run_dir: str | os.PathLike, data_dir: str | None = None) -> LoadedRun:

@@ -129,7 +129,8 @@ def test_a_fused_model_is_reloaded_by_recommend_and_evaluate(shop_data_dir, two_
     assert seen
     assert len(recs) == 3 and len(set(recs)) == 3 and not set(recs) & seen    # history excluded
     served = runner.invoke(app, ["serve", "--run", str(out), "--data-dir", d])
-    assert served.exit_code == 2 and "serve one of its members" in served.output
+    # served fused lists need an item vector per member: pop has none, and the error says which member
+    assert served.exit_code == 2 and "ensemble member 'pop' cannot be served" in served.output
 
 
 def test_a_corner_ensemble_recommends_what_its_chosen_member_does(shop_data_dir, two_runs, tmp_path):

@@ -73,19 +73,22 @@ def write_tiny_dataset(root: Path, n_users: int = 30, n_items: int = 12, seq_len
     return root
 
 
-def make_run(tmp_path: Path, model: str, encoder: TextEncoder, **params) -> Path:
-    """Train ``model`` on the tiny dataset with ``encoder``'s vectors; returns the run directory."""
+def make_run(tmp_path: Path, model: str, encoder: TextEncoder, *, name: str | None = None, **params) -> Path:
+    """Train ``model`` on the tiny dataset (written once under ``tmp_path/data``) with ``encoder``'s
+    vectors; returns the run directory ``tmp_path/(name or run-MODEL)``."""
     from lmrec.data.registry import load_dataset
     from lmrec.data.text import build_item_texts
     from lmrec.pipeline import ExperimentConfig, item_template, run_experiment
 
-    data = write_tiny_dataset(tmp_path / "data")
+    data = tmp_path / "data"
+    if not (data / "tiny").exists():
+        write_tiny_dataset(data)
     cfg = ExperimentConfig(dataset="tiny", model=model, data_dir=str(data), model_params=params)
     ds = load_dataset("tiny", data)
     texts, _ = build_item_texts(ds.items, ds.item_map.ids, item_template(ds, cfg))
     vectors = encoder.encode(texts)
     report = {"encoder": encoder.identity()}
-    run_dir = tmp_path / f"run-{model}"
+    run_dir = tmp_path / (name or f"run-{model}")
     run_experiment(cfg, run_dir, dataset=ds, item_vectors=vectors, encode_report=report)
     return run_dir
 
@@ -110,7 +113,7 @@ def encoder():
 
 @pytest.fixture
 def make_serving_run(tmp_path):
-    """``make_serving_run(model, encoder, **params)`` → run directory (see :func:`make_run`)."""
+    """``make_serving_run(model, encoder, name=None, **params)`` → run directory (see :func:`make_run`)."""
     return lambda model, encoder, **params: make_run(tmp_path, model, encoder, **params)
 
 

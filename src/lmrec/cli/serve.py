@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 
-def serve(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train` (a text model or sasrec-id)."),
+def serve(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec train` (a text model or sasrec-id), or of `lmrec ensemble`."),
           host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 for all)."),
           port: int = typer.Option(8000, help="TCP port."),
           index_kind: str = typer.Option("flat", "--index-kind", help="flat (exact) | hnsw | ivfpq (compressed)."),
@@ -16,14 +16,9 @@ def serve(run: Path = typer.Option(..., "--run", help="Run directory from `lmrec
           ef_search: Optional[int] = typer.Option(None, "--ef-search", help="hnsw: candidates per query (default "
                                                   "64); larger = slower and closer to exact."),
           log_level: str = typer.Option("warning", help="uvicorn log level.")) -> None:
-    """Serve recommendations, similar items and item ingestion for a trained run (docs at /docs)."""
+    """Serve recommendations, similar items and item ingestion for a trained or fused run (docs at /docs)."""
     from lmrec.cli._common import USER_ERRORS, fail as _fail
 
-    from lmrec.ensemble_pipeline import is_ensemble_dir
-
-    if is_ensemble_dir(run):
-        _fail(ValueError(f"{run} is the output of `lmrec ensemble`; the service serves one trained run: serve one of "
-                         "its members, or get fused lists with `lmrec recommend --run " + str(run) + " --user ID`"))
     try:
         from lmrec.serving import create_app
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from lmrec.data.text import is_uninformative_text
 from lmrec.models.fallback import POPULARITY, item_has_text, popularity_order
-from lmrec.serving.space import ItemSpace
+from lmrec.serving.space import FusedItemSpace, ItemSpace
 from lmrec.serving.store import ItemStore, NewItem
 
 #: Rebuild the main index when this many items were added or deleted since the last build.
@@ -127,7 +127,10 @@ class RecommendationService:
     Parameters
     ----------
     run_dir:
-        A run directory written by :func:`lmrec.pipeline.run_experiment`.
+        A run directory written by :func:`lmrec.pipeline.run_experiment`, or the output of
+        ``lmrec ensemble`` (:func:`lmrec.ensemble_pipeline.load_ensemble`): a late fusion is served
+        through :class:`~lmrec.serving.space.FusedItemSpace` with the same lists as ``lmrec recommend``
+        (new items and profile text only when every member reads the same item text).
     index_kind:
         ANN index kind (``flat`` exact, ``hnsw``, ``ivfpq`` compressed; see :mod:`lmrec.index.ann`).
     encoder:
@@ -156,9 +159,11 @@ class RecommendationService:
                  state_dir: str | os.PathLike | None = None, data_dir: str | None = None,
                  load_text_encoder: bool = True, ef_search: int | None = None):
         from lmrec.data.splits import user_sequences
+        from lmrec.ensemble_pipeline import is_ensemble_dir, load_ensemble
         from lmrec.pipeline import item_template, load_run
 
-        self.run = load_run(run_dir, data_dir)
+        fused = is_ensemble_dir(run_dir)
+        self.run = load_ensemble(run_dir, data_dir) if fused else load_run(run_dir, data_dir)
         self.run_dir = Path(run_dir)
         self.index_kind = index_kind
         if ef_search is not None and (index_kind != "hnsw" or int(ef_search) < 1):
@@ -167,14 +172,22 @@ class RecommendationService:
         self.ef_search = ef_search
         self.state_dir = Path(state_dir) if state_dir is not None else self.run_dir / "serving"
         ds = self.run.dataset
-        self.space = ItemSpace(self.run.model, self.run.item_vectors)
+        if fused:
+            members = self.run.members
+            self.space = FusedItemSpace([(r.model, r.item_vectors) for r in members], self.run.model.weights,
+                                        self.run.model.names)
+            # the run whose encoder and template represent new items and profile text
+            self._text_run = next((r for r in members if r.item_vectors is not None), members[0])
+        else:
+            self.space = ItemSpace(self.run.model, self.run.item_vectors)
+            self._text_run = self.run
         self.store = ItemStore(self.state_dir, ds.item_map.ids, ds.item_titles(),
                                self.run.item_vectors if self.space.reads_text else None)
         self._sequences, _ = user_sequences(ds)
         # empty/placeholder-text policy (lmrec.pipeline.unrecommendable_items): never in a result
         self._unrecommendable = frozenset(np.flatnonzero(self.run.unrecommendable).tolist()
                                           if self.run.unrecommendable is not None else [])
-        self.template = item_template(ds, self.run.config)
+        self.template = item_template(ds, self._text_run.config)
         self._encoder = encoder
         self._encoder_lock = threading.Lock()
         if self._encoder is not None:
@@ -186,7 +199,7 @@ class RecommendationService:
 
     # ------------------------------------------------------------------ encoder
     def _run_identity(self) -> dict | None:
-        raw = json.loads((self.run_dir / "run.json").read_text())
+        raw = json.loads((Path(self._text_run.run_dir) / "run.json").read_text())
         enc = raw.get("encoding") or {}
         return enc.get("encoder")
 
@@ -197,7 +210,7 @@ class RecommendationService:
         blob = json.dumps(ident, sort_keys=True, separators=(",", ":"), default=str)
         if hashlib.sha256(blob.encode()).hexdigest()[:16] != encoder.identity_hash():
             raise ValueError(f"the text encoder ({encoder.identity().get('model')}) is not the one run "
-                             f"{self.run_dir} was trained with ({ident.get('model')}); new items would land in "
+                             f"{self._text_run.run_dir} was trained with ({ident.get('model')}); new items would land in "
                              "another vector space")
 
     def encoder(self) -> Any:
@@ -207,7 +220,7 @@ class RecommendationService:
                 if self._encoder is None:
                     from lmrec.encoders.factory import load_encoder
 
-                    cfg = self.run.config
+                    cfg = self._text_run.config
                     kwargs: dict[str, Any] = {}
                     if cfg.pooling:
                         kwargs["pooling"] = cfg.pooling
@@ -293,7 +306,7 @@ class RecommendationService:
     def info(self) -> ServiceInfo:
         """Model, size and index facts (for ``/healthz``)."""
         cfg = self.run.config
-        return ServiceInfo(run_dir=str(self.run_dir), model=cfg.model, n_items=self._snap.n_live,
+        return ServiceInfo(run_dir=str(self.run_dir), model=self.space.kind if self.space.kind == "ensemble" else cfg.model, n_items=self._snap.n_live,
                            dim=self.space.dim, index_kind=self.index_kind, accepts_new_items=self.space.reads_text,
                            text_fields=list(self.template.fields),
                            ef_search=self._snap.main.params.get("ef_search") if self.index_kind == "hnsw" else None,
@@ -369,7 +382,7 @@ class RecommendationService:
         profile = None
         if text is not None:
             if not self.space.reads_text:
-                raise ValueError("this run's model (sasrec-id) reads no text; recommend from a user id or history")
+                raise ValueError(self._no_text_reason("reads no text; recommend from a user id or history"))
             profile = self.space.item_vectors_from_text(self._encode([text]))[0]
         exclude = set(rows) if exclude_history else set()
         usable = bool(len(rows)) and bool(self.run.model.has_usable_input(
@@ -409,7 +422,12 @@ class RecommendationService:
         """
         snap = self._snap
         r = self.store.row(item_id)
-        return self._result(self._search(snap, self.space.index_vectors(snap.item_vectors[r:r + 1])[0], k, {r}))
+        query = self.space.similar_query(self.space.index_vectors(snap.item_vectors[r:r + 1])[0])
+        return self._result(self._search(snap, query, k, {r}))
+
+    def _no_text_reason(self, what: str) -> str:
+        """Why this run takes no new items or profile text (the fused space says which member)."""
+        return getattr(self.space, "no_text_reason", None) or f"the run's model ({self.run.config.model}) {what}"
 
     def item(self, item_id: str) -> dict[str, Any]:
         """``{"item_id", "title", "index_id", "added"}`` of a live item (``KeyError`` if unknown)."""
@@ -441,9 +459,9 @@ class RecommendationService:
             If an item id already exists.
         """
         if not self.space.reads_text:
-            raise ValueError(f"the run's model ({self.run.config.model}) reads no item text, so new items cannot "
-                             "be represented without retraining; serve a text model (embknn, sasrec-text, "
-                             "sasrec-text-id)")
+            raise ValueError(self._no_text_reason(
+                "reads no item text, so new items cannot be represented without retraining; serve a text model "
+                "(embknn, sasrec-text, sasrec-text-id)"))
         texts = []
         for it in items:
             text = shown = it.get("text")

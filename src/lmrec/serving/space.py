@@ -31,6 +31,11 @@ row the Transformer reads (:meth:`SASRecNet.input_table`, what histories are bui
 the user vector is the normalised output scaled the same way, so inner products in the index are
 the model's scores (cosine / τ). For dot-product runs and text-similarity models both forms are
 the same. Other models (``pop``) have no item representation and are not served.
+
+**Late fusion** (``lmrec ensemble``; :class:`FusedItemSpace`)
+    the members' item vectors side by side; user vector = the members' user vectors side by side,
+    each scaled by its weight, so the inner product is the weighted sum of the members' scores,
+    which ranks like the fused log-probabilities (the log-softmax only subtracts a per-user constant).
 """
 
 from __future__ import annotations
@@ -112,6 +117,11 @@ class ItemSpace:
         x = np.asarray(item_vectors, dtype=np.float32)
         return _normalise(x) * np.float32(self.net.scale) if self.cosine else x
 
+    def similar_query(self, index_vector: np.ndarray) -> np.ndarray:
+        """``float32 [dim]`` query for the items closest to an item whose index vector is
+        ``index_vector``: the vector itself (inner product of index vectors)."""
+        return np.asarray(index_vector, dtype=np.float32)
+
     def base_item_vectors(self, base_text_vectors: np.ndarray | None) -> np.ndarray:
         """``float32 [n_base, dim]`` item vectors of the run's items (the rows the model reads)."""
         if self.kind in TEXT_KNN_MODELS:
@@ -179,3 +189,121 @@ class ItemSpace:
         seq = torch.arange(1, len(rows) + 1).unsqueeze(0)
         with torch.inference_mode():
             return self.net.encode(seq, table)[0, -1].numpy().astype(np.float32)
+
+
+class FusedItemSpace:
+    """A late fusion of fitted models (:class:`lmrec.models.ensemble.ScoreEnsemble`, ``lmrec ensemble``)
+    as one user vector · item vector space.
+
+    The fused score ``Σ_m w_m · log_softmax(s_m(u, ·))_i`` is ``Σ_m w_m · s_m(u, i)`` minus a
+    per-user constant (each member's log-partition, the same for every item), so it ranks items
+    exactly as the inner product of
+
+    * the item vector ``[x_1 ; … ; x_M]``: the members' item vectors side by side (each the row its
+      member reads, :meth:`ItemSpace.base_item_vectors`), put in the index as the members' index
+      vectors side by side (:meth:`ItemSpace.index_vectors`), and
+    * the user vector ``[w_1 · u_1 ; … ; w_M · u_M]``: each member's user vector from its own part of
+      the history rows (:meth:`ItemSpace.user_vector`), scaled by its weight.
+
+    A served score is therefore the fused log-probability plus that per-user constant: it orders one
+    user's items like ``lmrec recommend`` on the same ensemble, but is not itself a log-probability.
+
+    New items and profile text need every member to represent an item from text: the fusion reads
+    text only when each member does and all of them read the same item text vectors (one encoder
+    and template). With an ID-only member (``sasrec-id``, also the one started from text) the
+    fused run serves its own catalogue and refuses new items (:attr:`no_text_reason` says why).
+
+    Parameters
+    ----------
+    members:
+        ``[(model, base_text_vectors)]`` for each member, in the ensemble's order; each is
+        accepted by :class:`ItemSpace` (``base_text_vectors`` ``float32 [n_items, dim_text]`` or
+        ``None``).
+    weights:
+        ``float [n_members]``, ``≥ 0``, summing to 1 (the ensemble's weights).
+    names:
+        The members' display names (used in error messages).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two members, a weight count that differs from the member count, or a member
+        that :class:`ItemSpace` cannot serve (e.g. ``pop``; the message names the member).
+    """
+
+    kind = "ensemble"
+    cosine = False
+
+    def __init__(self, members: list[tuple[Any, np.ndarray | None]], weights: Any, names: list[str]):
+        if len(members) < 2 or len(weights) != len(members) or len(names) != len(members):
+            raise ValueError(f"a fused space needs two or more members with one weight and one name each, got "
+                             f"{len(members)} members, {len(weights)} weights, {len(names)} names")
+        self.members: list[ItemSpace] = []
+        for (model, vectors), name in zip(members, names):
+            try:
+                self.members.append(ItemSpace(model, vectors))
+            except ValueError as exc:
+                raise ValueError(f"ensemble member {name!r} cannot be served: {exc}") from None
+        self.names = list(names)
+        self.weights = np.asarray(weights, dtype=np.float32)
+        self.dims = [m.dim for m in self.members]
+        self._cuts = np.cumsum(self.dims)[:-1]
+        self.dim = int(sum(self.dims))
+        self._text_vectors = [v for _, v in members]
+        self.no_text_reason: str | None = None
+        no_text = [n for m, n in zip(self.members, names) if not m.reads_text]
+        if no_text:
+            self.no_text_reason = (f"ensemble member {no_text[0]!r} reads no item text (an ID-only model), so the "
+                                   "fused model cannot represent new items or profile text; recommend from a user id "
+                                   "or a history of known items, or fuse text models only")
+        elif any(np.shape(v) != np.shape(self._text_vectors[0]) or not np.array_equal(v, self._text_vectors[0])
+                 for v in self._text_vectors[1:]):
+            self.no_text_reason = ("the ensemble's members read different item text vectors (another encoder or "
+                                   "template), so one encoding of a new item or profile text cannot serve them all")
+        self.reads_text = self.no_text_reason is None
+
+    def _split(self, x: np.ndarray) -> list[np.ndarray]:
+        return np.split(np.asarray(x, dtype=np.float32), self._cuts, axis=-1)
+
+    def index_vectors(self, item_vectors: np.ndarray) -> np.ndarray:
+        """``float32 [n, dim]``: each member's :meth:`ItemSpace.index_vectors` of its part, side by side."""
+        return np.concatenate([m.index_vectors(x) for m, x in zip(self.members, self._split(item_vectors))], axis=-1)
+
+    def similar_query(self, index_vector: np.ndarray) -> np.ndarray:
+        """``float32 [dim]`` query for the items closest to an item whose index vector is
+        ``index_vector``: each member's part scaled by its weight (the fused item-item similarity is
+        the weighted sum of the members')."""
+        return np.concatenate([w * x for w, x in zip(self.weights, self._split(index_vector))])
+
+    def base_item_vectors(self, base_text_vectors: np.ndarray | None = None) -> np.ndarray:
+        """``float32 [n_items, dim]`` the members' item vectors of the run's items, side by side
+        (``base_text_vectors`` is ignored: each member keeps its own)."""
+        return np.concatenate([m.base_item_vectors(v) for m, v in zip(self.members, self._text_vectors)], axis=1)
+
+    def item_vectors_from_text(self, text_vectors: np.ndarray) -> np.ndarray:
+        """``float32 [n, dim]`` item vectors of new items from their text vectors ``[n, dim_text]``.
+
+        Raises
+        ------
+        ValueError
+            With :attr:`no_text_reason` when the fusion does not read text.
+        """
+        if not self.reads_text:
+            raise ValueError(self.no_text_reason)
+        return np.concatenate([m.item_vectors_from_text(text_vectors) for m in self.members], axis=1)
+
+    def user_vector(self, history_vectors: np.ndarray, profile_vector: np.ndarray | None = None) -> np.ndarray:
+        """``float32 [dim]``: ``[w_1 · u_1 ; … ; w_M · u_M]`` from item vectors of this space
+        (``[h, dim]``, oldest first; see :meth:`ItemSpace.user_vector`).
+
+        Raises
+        ------
+        ValueError
+            If there is neither history nor profile, or a profile is given to a fusion that reads no text.
+        """
+        if profile_vector is not None and not self.reads_text:
+            raise ValueError(self.no_text_reason)
+        rows = self._split(np.asarray(history_vectors, dtype=np.float32).reshape(-1, self.dim))
+        profiles = self._split(profile_vector) if profile_vector is not None else [None] * len(self.members)
+        return np.concatenate([w * m.user_vector(h, p) for m, w, h, p
+                               in zip(self.members, self.weights, rows, profiles)]).astype(np.float32)
