@@ -210,8 +210,8 @@ class RecommendationService:
         blob = json.dumps(ident, sort_keys=True, separators=(",", ":"), default=str)
         if hashlib.sha256(blob.encode()).hexdigest()[:16] != encoder.identity_hash():
             raise ValueError(f"the text encoder ({encoder.identity().get('model')}) is not the one run "
-                             f"{self._text_run.run_dir} was trained with ({ident.get('model')}); new items would land in "
-                             "another vector space")
+                             f"{self._text_run.run_dir} was trained with ({ident.get('model')}); new items would "
+                             "land in another vector space")
 
     def encoder(self) -> Any:
         """The run's text encoder (loaded once, identity checked)."""
@@ -305,8 +305,8 @@ class RecommendationService:
     # ------------------------------------------------------------------ reading
     def info(self) -> ServiceInfo:
         """Model, size and index facts (for ``/healthz``)."""
-        cfg = self.run.config
-        return ServiceInfo(run_dir=str(self.run_dir), model=self.space.kind if self.space.kind == "ensemble" else cfg.model, n_items=self._snap.n_live,
+        model = "ensemble" if isinstance(self.space, FusedItemSpace) else self.run.config.model
+        return ServiceInfo(run_dir=str(self.run_dir), model=model, n_items=self._snap.n_live,
                            dim=self.space.dim, index_kind=self.index_kind, accepts_new_items=self.space.reads_text,
                            text_fields=list(self.template.fields),
                            ef_search=self._snap.main.params.get("ef_search") if self.index_kind == "hnsw" else None,
