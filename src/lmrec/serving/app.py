@@ -40,12 +40,12 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
                encoder: Any = None, limits: Limits | None = None, data_dir: str | None = None,
                state_dir: str | os.PathLike | None = None, max_body_bytes: int = 4 << 20,
                ef_search: int | None = None):
-    """Build the FastAPI application for one trained run.
+    """Build the FastAPI application for one trained run or late fusion (``lmrec ensemble``).
 
     Parameters
     ----------
     run_dir:
-        Run directory from ``lmrec train`` (ignored when ``service`` is given).
+        Run directory from ``lmrec train`` or ``lmrec ensemble`` (ignored when ``service`` is given).
     service:
         An existing :class:`~lmrec.serving.service.RecommendationService` to expose.
     index_kind:

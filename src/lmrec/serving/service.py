@@ -122,7 +122,8 @@ def _fingerprint(vectors: np.ndarray, rows: np.ndarray, kind: str) -> str:
 
 
 class RecommendationService:
-    """Top-k recommendation, similar items, item ingestion and deletion over one trained run.
+    """Top-k recommendation, similar items, item ingestion and deletion over one trained run or
+    one late fusion (``lmrec ensemble``).
 
     Parameters
     ----------
