@@ -265,8 +265,8 @@ def _member_specs(path: Path) -> list[dict[str, Any]]:
 def _find_member(path: Path, spec: dict[str, Any]) -> Path:
     """The run directory of one member: the first recorded place holding the run that was fused."""
     places = ([Path(os.path.normpath(path.parent / spec["run_relative"]))] if spec["run_relative"] else [])
-    places += [Path(spec["run"])]
-    found = [p for p in dict.fromkeys(places) if (p / "run.json").is_file()]
+    places = list(dict.fromkeys(places + [Path(spec["run"])]))   # the two records often name one place
+    found = [p for p in places if (p / "run.json").is_file()]
     if not found:
         raise FileNotFoundError(f"{path}: member {spec['name']!r} is at none of {[str(p) for p in places]}; keep "
                                 "the member runs where they were (or move them together with the ensemble "

@@ -242,8 +242,11 @@ class FusedItemSpace:
         for (model, vectors), name in zip(members, names):
             try:
                 self.members.append(ItemSpace(model, vectors))
-            except ValueError as exc:
-                raise ValueError(f"ensemble member {name!r} cannot be served: {exc}") from None
+            except ValueError:
+                raise ValueError(f"ensemble member {name!r} cannot be served: its model ({model.name!r}) has no item "
+                                 "representation to retrieve with; fuse only models the service can serve "
+                                 f"({', '.join(TEXT_KNN_MODELS)}, sasrec-id, sasrec-text, sasrec-text-id), or rank "
+                                 "this fusion without the service (`lmrec recommend --run DIR`)") from None
         self.names = list(names)
         self.weights = np.asarray(weights, dtype=np.float32)
         self.dims = [m.dim for m in self.members]
