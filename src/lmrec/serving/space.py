@@ -232,7 +232,6 @@ class FusedItemSpace:
     """
 
     kind = "ensemble"
-    cosine = False
 
     def __init__(self, members: list[tuple[Any, np.ndarray | None]], weights: Any, names: list[str]):
         if len(members) < 2 or len(weights) != len(members) or len(names) != len(members):
