@@ -233,13 +233,17 @@ def _member_specs(path: Path) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"{path.parent} is not an ensemble directory (no metrics.json); create one with "
                                 "`lmrec ensemble --run A --run B --out DIR`")
     try:
-        model = json.loads(path.read_text())["model"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a readable metrics file ({exc.__class__.__name__}: {exc}); rerun "
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable JSON file ({exc.__class__.__name__}: {exc}); rerun "
                          "`lmrec ensemble`") from None
+    model = doc.get("model") if isinstance(doc, dict) else None
     if not isinstance(model, dict) or model.get("name") != "ensemble":
+        found = ("has no 'model' block" if not isinstance(model, dict)
+                 else f"names model {model.get('name')!r}, not 'ensemble'")
         raise ValueError(f"{path.parent} is neither a run of `lmrec train` (no run.json) nor the output of "
-                         "`lmrec ensemble` (metrics.json's model is not 'ensemble')")
+                         f"`lmrec ensemble` (its metrics.json {found}); pass a run directory of `lmrec train` "
+                         "or rerun `lmrec ensemble`")
     try:
         specs = [{"run": str(m["run"]), "run_relative": m.get("run_relative"), "model": str(m["model"]),
                   "seed": int(m["seed"]), "name": str(m["name"]), "weight": float(m["weight"]),

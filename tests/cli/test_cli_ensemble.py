@@ -43,6 +43,8 @@ def test_fused_runs_are_evaluated_with_weights_chosen_on_validation(shop_data_di
     for key in ("recall@10", "ndcg@10"):
         assert 0.0 <= metrics["metrics"]["test"][key] <= 1.0
     assert "| ensemble" in res.output and "wrote" in res.output
+    # a pop member (no item vectors to retrieve with) is named at fusion time unless its weight is 0
+    assert ("cannot serve this fusion" in res.output and "member 'pop'" in res.output) == (members[0]["weight"] > 0)
     again = runner.invoke(app, ["ensemble", "--run", str(pop), "--run", str(knn), "--out", str(out),
                                 "--data-dir", str(shop_data_dir)])
     assert again.exit_code == 2 and "--overwrite" in again.output
@@ -173,4 +175,7 @@ def test_a_fused_model_finds_members_moved_with_it_and_names_missing_or_replaced
     assert ev.exit_code == 2 and "retrained or replaced" in ev.output and "member 'knn'" in ev.output
     (moved / "fused" / "metrics.json").write_text('{"model": {"name": "ensem')        # damaged
     ev = runner.invoke(app, ["recommend", "--run", str(moved / "fused"), "--user", "u3", "--data-dir", d])
-    assert ev.exit_code == 2 and "not a readable metrics file" in ev.output
+    assert ev.exit_code == 2 and "not a readable JSON file" in ev.output
+    (moved / "fused" / "metrics.json").write_text("{}")                               # no model block
+    ev = runner.invoke(app, ["recommend", "--run", str(moved / "fused"), "--user", "u3", "--data-dir", d])
+    assert ev.exit_code == 2 and "has no 'model' block" in ev.output and "KeyError" not in ev.output

@@ -85,6 +85,11 @@ def test_oversized_item_batch_and_similar_k_are_422(client):
     assert client.get("/items/0/similar", params={"k": 51}).status_code == 422
     assert client.post("/items", json={"item_id": "n1"}).status_code == 422        # no text
     assert client.post("/items", json={"item_id": "", "text": "t"}).status_code == 422
+    # the errors are those of the form sent (one item or {"items": [...]}), not of both
+    one = client.post("/items", json={"item_id": "n1"}).json()["detail"]
+    assert one and all(e["loc"][:2] == ["body", "one"] for e in one)
+    batch = client.post("/items", json={"items": [{"text": "t"}]}).json()["detail"]
+    assert [e["loc"] for e in batch] == [["body", "batch", "items", 0, "item_id"]]
 
 
 def test_k_larger_than_catalog_and_outputs_finite(client):
@@ -110,7 +115,9 @@ def test_add_item_then_recommend_and_delete(client):
     assert "b1" not in _ids(client.get("/items/new-1/similar", params={"k": 50}))
     assert client.delete("/items/3").status_code == 200          # a run item
     assert "3" not in _ids(client.post("/recommend", json={"history": ["0"], "k": 50}))
-    assert client.get("/items/3").status_code == 404
+    gone = client.get("/items/3")
+    assert gone.status_code == 404 and "was deleted" in gone.json()["detail"]
+    assert "unknown item id" in client.get("/items/nope").json()["detail"]
     assert client.get("/healthz").json()["n_items"] == 13
 
 

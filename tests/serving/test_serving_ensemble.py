@@ -104,3 +104,25 @@ def test_a_fusion_of_text_models_takes_new_items_from_text(tmp_path, make_servin
     # item 3's text rendered by the run's template is "Movie number 3. documentary": the same item vector
     assert score["x"] == pytest.approx(score["3"], abs=1e-4)
     assert client.post("/recommend", json={"text": "horror", "k": 3}).status_code == 200
+
+
+def test_a_weight_0_member_is_left_out_of_the_served_space(tmp_path, make_serving_run, encoder, fast_sasrec):
+    """Validation may give a member weight 0 (the grid has the corners): it changes no score, so the
+    service leaves it out; an ID member at weight 0 does not stop a text fusion from taking new items."""
+    from lmrec.ensemble_pipeline import load_ensemble
+    from lmrec.pipeline import recommend_for_user
+
+    out = _fused(tmp_path, make_serving_run, encoder, fast_sasrec,
+                 [("sasrec-id", {}), ("sasrec-text", {"scores": "cosine"})], [0.0, 1.0])
+    client = TestClient(create_app(out, encoder=encoder))
+    health = client.get("/healthz").json()
+    fused = load_ensemble(out)
+    text_member = fused.members[1]
+    assert health["accepts_new_items"] is True
+    assert health["dim"] == ItemSpace(text_member.model, text_member.item_vectors).dim     # no ID dimensions
+    for user in ("u0", "u7"):
+        got = client.post("/recommend", json={"user_id": user, "k": 5}).json()["items"]
+        assert [g["item_id"] for g in got] == [w["item_id"] for w in recommend_for_user(fused, user, 5)]
+    assert client.post("/items", json={"item_id": "x", "text": "anything"}).status_code == 201
+    with pytest.raises(ValueError, match="positive weight"):
+        FusedItemSpace([(r.model, r.item_vectors) for r in fused.members], [0.0, 0.0], ["a", "b"])

@@ -347,7 +347,8 @@ def ensemble(runs: list[Path] = typer.Option(..., "--run", help="A run directory
     if (out / "metrics.json").exists() and not overwrite:
         _fail(FileExistsError(f"{out / 'metrics.json'} exists; choose another --out or pass --overwrite"))
     try:
-        res = ensemble_runs([load_run(r, data_dir) for r in runs], step=step, metric=metric)
+        loaded = [load_run(r, data_dir) for r in runs]
+        res = ensemble_runs(loaded, step=step, metric=metric)
         path = write_ensemble(res, out)
     except USER_ERRORS as exc:
         _fail(exc)
@@ -361,6 +362,18 @@ def ensemble(runs: list[Path] = typer.Option(..., "--run", help="A run directory
     w = res["extra"]["weights"]
     typer.echo(f"weights chosen on validation {w['metric']} = {w['best_valid']:.4f}; test protocol: "
                f"{json.dumps(res['protocol'])}\nwrote {path}")
+    members = res["model"]["members"]
+    _note_if_not_servable(loaded, [m["weight"] for m in members], [m["name"] for m in members])
+
+
+def _note_if_not_servable(runs: list, weights: list[float], names: list[str]) -> None:
+    """Say at fusion time (not first at `lmrec serve`) when the fused model cannot be served."""
+    from lmrec.serving.space import FusedItemSpace
+
+    try:
+        FusedItemSpace([(r.model, r.item_vectors) for r in runs], weights, names)
+    except ValueError as exc:
+        typer.echo(f"note: `lmrec serve` cannot serve this fusion ({exc})")
 
 
 @app.command()

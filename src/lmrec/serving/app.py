@@ -28,7 +28,9 @@ items, ``413`` body too large, ``422`` invalid or oversized input (pydantic list
 
 import logging
 import os
-from typing import Any, Union
+from typing import Annotated, Any, Union
+
+from pydantic import Discriminator, Tag
 
 from lmrec.serving.schemas import (Added, Deleted, Error, Health, ItemInfo, Limits, Recommendations,
                                    request_models)
@@ -83,6 +85,9 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
     limits = limits or Limits()
     models = request_models(limits)
     RecommendRequest, NewItem, NewItems = models["RecommendRequest"], models["NewItem"], models["NewItems"]
+    # one item or a batch, told apart by the "items" key, so that a 422 lists the errors of that form only
+    AddBody = Annotated[Union[Annotated[NewItems, Tag("batch")], Annotated[NewItem, Tag("one")]],
+                        Discriminator(lambda v: "batch" if isinstance(v, dict) and "items" in v else "one")]
 
     app = FastAPI(title="lmrec recommendation service",
                   description=f"Recommendations from the trained run `{service.run_dir}` "
@@ -137,7 +142,7 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
         return _recs(service.similar(item_id, k))
 
     @app.post("/items", response_model=Added, status_code=201, responses=errors, tags=["items"])
-    def add_items(body: Union[NewItems, NewItem]) -> Any:  # type: ignore[valid-type]
+    def add_items(body: AddBody) -> Any:  # type: ignore[valid-type]
         """Add one item or a batch; encoded with the run's encoder and servable when this returns."""
         items = body.items if hasattr(body, "items") and isinstance(body.items, list) else [body]
         try:

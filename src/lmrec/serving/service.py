@@ -178,12 +178,13 @@ class RecommendationService:
             self.space = FusedItemSpace([(r.model, r.item_vectors) for r in members], self.run.model.weights,
                                         self.run.model.names)
             # the run whose encoder and template represent new items and profile text
-            self._text_run = next((r for r in members if r.item_vectors is not None), members[0])
+            kept = [members[i] for i in self.space.kept]          # weight-0 members are left out
+            self._text_run = next((r for r in kept if r.item_vectors is not None), kept[0])
         else:
             self.space = ItemSpace(self.run.model, self.run.item_vectors)
             self._text_run = self.run
         self.store = ItemStore(self.state_dir, ds.item_map.ids, ds.item_titles(),
-                               self.run.item_vectors if self.space.reads_text else None)
+                               self._text_run.item_vectors if self.space.reads_text else None)
         self._sequences, _ = user_sequences(ds)
         # empty/placeholder-text policy (lmrec.pipeline.unrecommendable_items): never in a result
         self._unrecommendable = frozenset(np.flatnonzero(self.run.unrecommendable).tolist()
@@ -396,7 +397,7 @@ class RecommendationService:
     def _rows_with_text(self) -> np.ndarray | None:
         """``bool [n_rows]``: rows whose item has a non-empty text (added items always do);
         ``None`` for ID-only runs."""
-        base = item_has_text(self.run.item_vectors)
+        base = item_has_text(self._text_run.item_vectors)
         if base is None:
             return None
         return np.concatenate([base, np.ones(self.store.n_rows - len(base), dtype=bool)])
@@ -495,7 +496,7 @@ class RecommendationService:
 
         store = self.store
         added = store.added_rows()
-        existing = [(self.run.item_vectors, store.ids[:store.n_base], [r for r in store.deleted if r < store.n_base])]
+        existing = [(self._text_run.item_vectors, store.ids[:store.n_base], [r for r in store.deleted if r < store.n_base])]
         if len(added):
             existing.append((store.text_vectors(added), store.ids[store.n_base:],
                              [r - store.n_base for r in store.deleted if r >= store.n_base]))

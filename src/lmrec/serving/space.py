@@ -220,15 +220,19 @@ class FusedItemSpace:
         accepted by :class:`ItemSpace` (``base_text_vectors`` ``float32 [n_items, dim_text]`` or
         ``None``).
     weights:
-        ``float [n_members]``, ``≥ 0``, summing to 1 (the ensemble's weights).
+        ``float [n_members]``, ``≥ 0``, summing to 1 (the ensemble's weights). A member of weight 0
+        changes no score, so it is left out (:attr:`kept` lists the indices of the others,
+        :attr:`left_out` the names of those left out): it adds no dimensions and does not stop a
+        text fusion from taking new items.
     names:
         The members' display names (used in error messages).
 
     Raises
     ------
     ValueError
-        Fewer than two members, a weight count that differs from the member count, or a member
-        that :class:`ItemSpace` cannot serve (e.g. ``pop``; the message names the member).
+        Fewer than two members, a weight count that differs from the member count, no positive
+        weight, or a member of positive weight that :class:`ItemSpace` cannot serve (e.g. ``pop``;
+        the message names the member).
     """
 
     kind = "ensemble"
@@ -237,6 +241,13 @@ class FusedItemSpace:
         if len(members) < 2 or len(weights) != len(members) or len(names) != len(members):
             raise ValueError(f"a fused space needs two or more members with one weight and one name each, got "
                              f"{len(members)} members, {len(weights)} weights, {len(names)} names")
+        w = np.asarray(weights, dtype=np.float32)
+        # a weight-0 member adds nothing to any score: leave it out of the index (and of the text check)
+        self.kept = [i for i in range(len(members)) if w[i] > 0]
+        if not self.kept:
+            raise ValueError(f"a fused space needs a member with a positive weight, got weights {w.tolist()}")
+        self.left_out = [names[i] for i in range(len(members)) if w[i] <= 0]
+        members, names, weights = ([members[i] for i in self.kept], [names[i] for i in self.kept], w[self.kept])
         self.members: list[ItemSpace] = []
         for (model, vectors), name in zip(members, names):
             try:

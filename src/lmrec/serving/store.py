@@ -137,11 +137,14 @@ class ItemStore:
         Raises
         ------
         KeyError
-            If the id is unknown or deleted.
+            If the id is unknown or deleted (the message says which).
         """
         r = self._row.get(item_id)
-        if r is None or r in self.deleted:
+        if r is None:
             raise KeyError(f"unknown item id {item_id!r}")
+        if r in self.deleted:
+            raise KeyError(f"item id {item_id!r} was deleted from this service; "
+                           "add it again with POST /items to serve it")
         return r
 
     def __contains__(self, item_id: object) -> bool:
