@@ -95,6 +95,29 @@ def test_a_larger_epoch_cap_extends_a_finished_run_and_early_stopping_is_final(t
     assert again.history_["best_epoch"] == first.history_["best_epoch"] and _same_weights(again, first)
 
 
+def test_a_larger_patience_extends_a_run_early_stopping_ended(tiny_dataset, tmp_path):
+    """Patience decides only when training ends: a run that patience 1 stopped, resumed with patience 3,
+    ends exactly as a run trained with patience 3 from the start (curve, best epoch, weights)."""
+    split = leave_one_out(tiny_dataset)
+    straight = _fit("sasrec-id", split, None, epochs=40, patience=3)
+    first = _fit("sasrec-id", split, None, tmp_path, epochs=40, patience=1)
+    n_first = len(first.history_["epochs"])
+    assert first.history_["stopped"] == "patience" and n_first < len(straight.history_["epochs"])
+    extended = _fit("sasrec-id", split, None, tmp_path, epochs=40, patience=3)
+    h, h0 = extended.history_, straight.history_
+    assert h["resumed_at_epoch"] == [n_first] and _curve(h) == _curve(h0)
+    assert (h["best_epoch"], h["stopped"], h["best_valid_ndcg@10"]) == (h0["best_epoch"], h0["stopped"],
+                                                                       h0["best_valid_ndcg@10"])
+    assert _same_weights(extended, straight)
+    # a smaller patience than the epochs already without improvement ends the resumed run at once
+    shorter = tmp_path / "shorter"
+    capped = _fit("sasrec-id", split, None, shorter, epochs=len(h0["epochs"]) - 1, patience=3)  # 2 bad epochs
+    assert capped.history_["stopped"] == "epochs"
+    ended = _fit("sasrec-id", split, None, shorter, epochs=40, patience=1)
+    assert ended.history_["stopped"] == "patience" and "resumed_at_epoch" not in ended.history_
+    assert _curve(ended.history_) == _curve(h0)[:-1]
+
+
 def test_a_state_of_another_run_or_a_damaged_file_is_refused(tiny_dataset, tmp_path):
     split = leave_one_out(tiny_dataset)
     _fit("sasrec-id", split, None, tmp_path, epochs=1)

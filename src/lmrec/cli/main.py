@@ -197,7 +197,7 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
           resume: bool = typer.Option(False, "--resume",
                                       help="Continue the interrupted run in OUT from its last finished epoch "
                                            "(OUT/train_state.pt; sequential models); give the same settings. "
-                                           "A larger --epochs or --max-train-seconds extends it."),
+                                           "A larger --epochs, --max-train-seconds or --param patience=N extends it."),
           quiet: bool = typer.Option(False, help="No per-epoch output.")) -> None:
     """Train one model and write RUN_DIR/metrics.json."""
     import shutil

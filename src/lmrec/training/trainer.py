@@ -9,7 +9,9 @@ stops after ``patience`` epochs without improvement, and the best weights are re
 With a ``run_dir`` the run is also resumable: after every epoch the whole training state (net,
 optimizer, random generators, early-stopping state, history) replaces ``run_dir/train_state.pt``
 atomically, and a run that finds that file goes on from the next epoch and ends with the same
-weights and history as an uninterrupted one (``lmrec train --resume``).
+weights and history as an uninterrupted one (``lmrec train --resume``). The epoch cap, time budget
+and patience may differ from the saved run's (:data:`RESUMABLE_PARAMS`): a state that patience 10
+ended, resumed with patience 30, trains on exactly as a run with patience 30 would have.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ VALID_METRIC = "ndcg@10"
 #: File in a run directory holding the resumable training state (deleted once the run is complete).
 TRAIN_STATE = "train_state.pt"
 TRAIN_STATE_FORMAT = "lmrec-sequential-train-state/1"
-#: Hyper-parameters a resumed run may change: a larger epoch cap or time budget extends a run.
-RESUMABLE_PARAMS = ("epochs", "max_train_seconds")
+#: Hyper-parameters a resumed run may change: a larger epoch cap, time budget or early-stopping
+#: patience extends a run (none of them changes what an epoch does, only when training ends).
+RESUMABLE_PARAMS = ("epochs", "max_train_seconds", "patience")
 
 
 class SequentialModel(Protocol):
@@ -262,7 +265,9 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
         stopper.best_state = es["best_state"]
         history, first = saved["history"], int(saved["epoch"]) + 1
         prior_seconds = float(history.get("train_seconds", 0.0))
-        stopped = "patience" if saved["stopped"] == "patience" else "epochs"
+        # early stopping is re-judged with this run's patience: a larger one extends a run the saved
+        # patience ended (as if it had been trained with it), a smaller one ends a run now
+        stopped = "patience" if stopper.should_stop else "epochs"
         if stopped == "epochs" and cfg.get("max_train_seconds") and prior_seconds > cfg["max_train_seconds"]:
             stopped = "time"  # the budget is spent: resume with a larger max_train_seconds to go on
         if stopped == "epochs" and first < cfg["epochs"]:
