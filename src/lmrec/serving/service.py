@@ -496,7 +496,8 @@ class RecommendationService:
 
         store = self.store
         added = store.added_rows()
-        existing = [(self._text_run.item_vectors, store.ids[:store.n_base], [r for r in store.deleted if r < store.n_base])]
+        existing = [(self._text_run.item_vectors, store.ids[:store.n_base],
+                     [r for r in store.deleted if r < store.n_base])]
         if len(added):
             existing.append((store.text_vectors(added), store.ids[store.n_base:],
                              [r - store.n_base for r in store.deleted if r >= store.n_base]))

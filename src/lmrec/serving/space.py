@@ -221,9 +221,8 @@ class FusedItemSpace:
         ``None``).
     weights:
         ``float [n_members]``, ``≥ 0``, summing to 1 (the ensemble's weights). A member of weight 0
-        changes no score, so it is left out (:attr:`kept` lists the indices of the others,
-        :attr:`left_out` the names of those left out): it adds no dimensions and does not stop a
-        text fusion from taking new items.
+        changes no score, so it is left out (:attr:`kept` lists the indices of the others): it adds
+        no dimensions and does not stop a text fusion from taking new items.
     names:
         The members' display names (used in error messages).
 
@@ -246,7 +245,6 @@ class FusedItemSpace:
         self.kept = [i for i in range(len(members)) if w[i] > 0]
         if not self.kept:
             raise ValueError(f"a fused space needs a member with a positive weight, got weights {w.tolist()}")
-        self.left_out = [names[i] for i in range(len(members)) if w[i] <= 0]
         members, names, weights = ([members[i] for i in self.kept], [names[i] for i in self.kept], w[self.kept])
         self.members: list[ItemSpace] = []
         for (model, vectors), name in zip(members, names):
