@@ -18,7 +18,10 @@ The run is resumable: rows already in ``bench/results/text_vs_id.json`` are skip
 forces), and the JSON + markdown are rewritten atomically after every run. Each row trains in its
 own run directory under ``.cache/bench/models/`` whose training state is saved after every epoch,
 so a killed job, given the same command again, resumes the row in progress from its last finished
-epoch (same result as an uninterrupted run; the row lists ``resumed_at_epoch``). Run one dataset at a time in the background, alone on the
+epoch (same result as an uninterrupted run; the row lists ``resumed_at_epoch``). The final training
+state is kept too, so a row that only stops later (``"extends"``: a larger patience) goes on from it
+(:func:`extend_from`), and ``--redo`` of a complete row re-ranks its saved model (delete its run
+directory to train it again). Run one dataset at a time in the background, alone on the
 machine::
 
     LMREC_DATA_DIR=../shared/datasets python bench/text_vs_id.py --datasets amazon-unisrec-scientific
@@ -192,8 +195,11 @@ VARIANTS: dict[str, dict] = {
                         "lever": "text only, cosine scores (τ 0.07)"},
     "sasrec-text@mlp-cos": {"model": "sasrec-text", "params": {**SASREC_PARAMS, **MLP_ADAPTOR, **COSINE},
                             "lever": "text adaptor: two-layer MLP, cosine scores (τ 0.07), text only"},
+    # "extends": where the patience-10 row's run kept its final training state, this row goes on from it
+    # (same trajectory as a patience-30 run from scratch; see extend_from)
     "sasrec-text@mlp-cos-p30": {"model": "sasrec-text",
                                 "params": {**SASREC_PARAMS, **MLP_ADAPTOR, **COSINE, "patience": 30},
+                                "extends": "sasrec-text@mlp-cos",
                                 "lever": "text adaptor: two-layer MLP, cosine scores (τ 0.07), text only, patience 30"},
     "sasrec-text-id@cos": {"model": "sasrec-text-id", "params": {**SASREC_PARAMS, **COSINE},
                            "lever": "e: text + ID, sum, cosine scores (τ 0.07)"},
@@ -812,6 +818,43 @@ def rank_test(score_fn, split, dataset: str, variant: str, seed: int, cost_s: fl
     return rows, cases
 
 
+def extend_from(dataset: str, source: str, seed: int, run_dir: Path) -> dict | None:
+    """Start ``run_dir`` from the kept final training state of row (``dataset``, ``source``, ``seed``).
+
+    A row that differs from ``source`` only in when training ends (a larger patience or epoch
+    cap) trains on from where ``source`` ended, exactly as if it had been trained with its own
+    stopping rule from the start (:data:`lmrec.training.trainer.RESUMABLE_PARAMS`; the trainer
+    refuses a state whose model, data or other settings differ). The copy is recorded in
+    ``run_dir/extended_from.json`` (returned, and written into the row); ``None`` when the source
+    run kept no state, and the row trains from scratch.
+    """
+    import shutil
+
+    from lmrec.evaluation.results import write_json_atomic
+    from lmrec.training.trainer import TRAIN_STATE
+
+    marker = run_dir / "extended_from.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    if (run_dir / TRAIN_STATE).exists() or (run_dir / "metrics.json").exists():
+        return None                        # this row has a state or a run of its own
+    src = MODELS_DIR / slug(dataset, source, seed)
+    if not (src / TRAIN_STATE).exists():
+        return None
+    import torch
+
+    state = torch.load(src / TRAIN_STATE, weights_only=False, map_location="cpu")
+    tmp = run_dir.with_name(run_dir.name + ".extending")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("metrics.json", "run.json"))
+    info = {"variant": source, "after_epoch": int(state["epoch"]), "stopped": state["stopped"],
+            "best_epoch": int(state["early_stopping"]["best_epoch"])}
+    write_json_atomic(tmp / "extended_from.json", info)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    tmp.rename(run_dir)
+    return info
+
+
 def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict, max_epochs: int | None = None,
             progress: bool = False) -> list[dict]:
     """Train ``variant`` on ``dataset`` with ``seed``; rank the test cases under both protocols.
@@ -853,8 +896,10 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
     # every row trains in its own run directory: a killed run resumes from its last epoch (train_state.pt)
     # when the same command is given again; other variants start from the saved INIT_SOURCES runs
     run_dir = MODELS_DIR / slug(dataset, variant, seed)
+    extended = extend_from(dataset, spec["extends"], seed, run_dir) if "extends" in spec else None
+    # the final training state is kept, so that a row with a larger patience or epoch cap can extend it
     res = run_experiment(cfg, run_dir, dataset=ds, item_vectors=vectors, encode_report=report, item_fields=fields,
-                         show_progress=progress)
+                         show_progress=progress, keep_train_state=True)
     train_eval_s = time.perf_counter() - t0
     if split == "auto":  # a cold-start split differs per seed: no single mask of seen transitions
         save_transitions(dataset, res.split)
@@ -874,6 +919,7 @@ def run_one(ds, dataset: str, variant: str, seed: int, vectors_by_encoder: dict,
             "run_wall_s": round(train_eval_s, 1),
             **({"tune": tune} if tune is not None else {}),
             **({"init": init} if init is not None else {}),  # paths made repo-relative by save()
+            **({"extended_from": extended} if extended is not None else {}),
         })
     save_cases(CASES / (slug(dataset, variant, seed) + ".npz"), cases)
     return rows

@@ -311,13 +311,16 @@ def check_tuned_encoder(cfg: ExperimentConfig, split: Split) -> None:
 def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = None, *,
                    show_progress: bool = False, dataset: RecDataset | None = None,
                    item_vectors: np.ndarray | None = None, encode_report: dict | None = None,
-                   item_fields: Any = None) -> RunResult:
+                   item_fields: Any = None, keep_train_state: bool = False) -> RunResult:
     """Train and evaluate one model; write the run directory when ``run_dir`` is given.
 
     Sequential models keep a resumable training state in ``run_dir/train_state.pt`` while they
     train (:func:`lmrec.training.trainer.train_sequential`): called again on the same directory
     with the same config after a crash or a kill, the run goes on from its last finished epoch.
-    The file is deleted once the run directory is complete.
+    The file is deleted once the run directory is complete, unless ``keep_train_state``: then a
+    later call with a larger ``epochs`` or ``patience`` extends the complete run exactly as if it
+    had been trained with them (the file holds the weights, the optimizer state and the best
+    weights, about 4× the model's size).
 
     ``dataset`` / ``item_vectors`` may be passed in to share them between several runs (the
     quickstart and the benchmarks do); otherwise they are loaded and encoded here. Under
@@ -396,7 +399,8 @@ def run_experiment(cfg: ExperimentConfig, run_dir: str | os.PathLike | None = No
         write_metrics_json(out, dataset_stats=metrics["dataset"], split=metrics["split"], protocol=protocol,
                            seed=cfg.seed, model_config=metrics["model"], wall_s=metrics["wall_s"],
                            valid=results["valid"], test=results["test"], extra=payload_extra)
-        (out / TRAIN_STATE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
+        if not keep_train_state:
+            (out / TRAIN_STATE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
     return RunResult(out, metrics, model, ds, split, vectors)
 
 

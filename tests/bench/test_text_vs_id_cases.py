@@ -225,3 +225,40 @@ def test_finetune_encoder_defaults_are_the_benchmarked_tune_settings():
     tune = _load("text_vs_id").TUNE
     defaults = {k: p.default for k, p in inspect.signature(finetune_encoder).parameters.items()}
     assert {k: defaults[k] for k in tune} == tune
+
+
+def test_extending_variants_start_from_the_kept_final_state_of_their_source_row(tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    from lmrec.training.trainer import RESUMABLE_PARAMS, TRAIN_STATE
+
+    tvi = _load("text_vs_id")
+    monkeypatch.setattr(tvi, "MODELS_DIR", tmp_path)
+    extending = {v: spec for v, spec in tvi.VARIANTS.items() if "extends" in spec}
+    assert "sasrec-text@mlp-cos-p30" in extending
+    for v, spec in extending.items():      # the same model and settings: only when training ends may differ
+        src = tvi.VARIANTS[spec["extends"]]
+        assert src["model"] == spec["model"] and src.get("config") == spec.get("config")
+        changed = {k for k in {**src["params"], **spec["params"]} if src["params"].get(k) != spec["params"].get(k)}
+        assert changed and changed <= set(RESUMABLE_PARAMS), (v, changed)
+    target = tmp_path / tvi.slug("ml-100k", "sasrec-text@mlp-cos-p30", 0)
+    assert tvi.extend_from("ml-100k", "sasrec-text@mlp-cos", 0, target) is None   # no source state: from scratch
+    source = tmp_path / tvi.slug("ml-100k", "sasrec-text@mlp-cos", 0)
+    (source / "model").mkdir(parents=True)
+    (source / "model" / "config.json").write_text("{}")
+    (source / "metrics.json").write_text("{}")
+    (source / "run.json").write_text("{}")
+    torch.save({"epoch": 29, "stopped": "patience", "early_stopping": {"best_epoch": 19}}, source / TRAIN_STATE)
+    want = {"variant": "sasrec-text@mlp-cos", "after_epoch": 29, "stopped": "patience", "best_epoch": 19}
+    assert tvi.extend_from("ml-100k", "sasrec-text@mlp-cos", 0, target) == want
+    assert (target / TRAIN_STATE).exists() and (target / "model" / "config.json").exists()
+    assert not (target / "metrics.json").exists() and not (target / "run.json").exists()   # not a complete run
+    assert json.loads((target / "extended_from.json").read_text()) == want
+    (source / TRAIN_STATE).unlink()
+    assert tvi.extend_from("ml-100k", "sasrec-text@mlp-cos", 0, target) == want             # recorded once
+    other = tmp_path / "other"
+    (other / "model").mkdir(parents=True)
+    (other / TRAIN_STATE).write_bytes(b"its own state")
+    assert tvi.extend_from("ml-100k", "sasrec-text@mlp-cos", 0, other) is None               # never overwritten

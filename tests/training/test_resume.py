@@ -191,9 +191,24 @@ def test_cli_resume_finishes_an_interrupted_run_with_the_uninterrupted_metrics(s
     assert a["extra"]["training"]["resumed_at_epoch"] == [2] and not (run / TRAIN_STATE).exists()
 
     done = _train(shop_data_dir, run, "--resume")
-    assert done.exit_code != 0 and "holds a complete run" in done.output
+    assert done.exit_code != 0 and "holds a complete run" in done.output and "--keep-train-state" in done.output
     fresh = _train(shop_data_dir, tmp_path / "never", "--resume")
     assert fresh.exit_code != 0 and "does not exist" in fresh.output
     (tmp_path / "empty").mkdir()
     empty = _train(shop_data_dir, tmp_path / "empty", "--resume")
     assert empty.exit_code != 0 and "has no training state" in empty.output
+
+
+def test_cli_a_kept_training_state_extends_a_complete_run(shop_data_dir, tmp_path, monkeypatch):
+    """--keep-train-state: a complete 2-epoch run, resumed with --epochs 4, ends as a 4-epoch run."""
+    monkeypatch.setenv("LMREC_CACHE_DIR", str(tmp_path / "cache"))
+    straight = _train(shop_data_dir, tmp_path / "straight")                  # 4 epochs
+    assert straight.exit_code == 0, straight.output
+    run = tmp_path / "run"
+    short = _train(shop_data_dir, run, "--epochs", "2", "--keep-train-state")
+    assert short.exit_code == 0 and (run / "metrics.json").exists() and (run / TRAIN_STATE).exists()
+    longer = _train(shop_data_dir, run, "--resume")
+    assert longer.exit_code == 0, longer.output
+    a, b = (json.loads((d / "metrics.json").read_text()) for d in (run, tmp_path / "straight"))
+    assert a["metrics"] == b["metrics"] and a["extra"]["training"]["resumed_at_epoch"] == [2]
+    assert not (run / TRAIN_STATE).exists()                                   # not kept this time

@@ -198,6 +198,10 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
                                       help="Continue the interrupted run in OUT from its last finished epoch "
                                            "(OUT/train_state.pt; sequential models); give the same settings. "
                                            "A larger --epochs, --max-train-seconds or --param patience=N extends it."),
+          keep_train_state: bool = typer.Option(False, "--keep-train-state",
+                                                help="Keep OUT/train_state.pt once the run is complete, so that "
+                                                     "--resume with a larger --epochs or --param patience=N can "
+                                                     "extend it later (about 4x the model's size on disk)."),
           quiet: bool = typer.Option(False, help="No per-epoch output.")) -> None:
     """Train one model and write RUN_DIR/metrics.json."""
     import shutil
@@ -235,8 +239,9 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
                 raise ValueError(f"--resume: {out} does not exist, so there is no run to continue; check --out, or "
                                  "drop --resume to start a new run there")
             if not (out / TRAIN_STATE).exists():
-                why = ("holds a complete run (metrics.json): nothing to resume (a complete run cannot be extended; "
-                       "train a new one with a larger --epochs)" if (out / "metrics.json").exists()
+                why = ("holds a complete run (metrics.json) whose training state was not kept: nothing to resume "
+                       "(train with --keep-train-state to extend a run later, or train a new one with a larger "
+                       "--epochs)" if (out / "metrics.json").exists()
                        else "has no training state: the run finished no epoch, or its model has no epoch loop")
                 raise ValueError(f"{out} {why}; drop --resume and pass --overwrite to replace {out}")
         elif out.exists() and any(out.iterdir()):
@@ -253,7 +258,7 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
 
             with warnings.catch_warnings():  # printed below from metrics.json's encode report, once
                 warnings.simplefilter("ignore", VocabularyFitWarning)
-                result = run_experiment(cfg, out, show_progress=not quiet)
+                result = run_experiment(cfg, out, show_progress=not quiet, keep_train_state=keep_train_state)
         except BaseException:
             if backup is not None:
                 shutil.rmtree(out, ignore_errors=True)
