@@ -109,13 +109,11 @@ def test_a_larger_patience_extends_a_run_early_stopping_ended(tiny_dataset, tmp_
     assert (h["best_epoch"], h["stopped"], h["best_valid_ndcg@10"]) == (h0["best_epoch"], h0["stopped"],
                                                                        h0["best_valid_ndcg@10"])
     assert _same_weights(extended, straight)
-    # a smaller patience than the epochs already without improvement ends the resumed run at once
-    shorter = tmp_path / "shorter"
-    capped = _fit("sasrec-id", split, None, shorter, epochs=len(h0["epochs"]) - 1, patience=3)  # 2 bad epochs
-    assert capped.history_["stopped"] == "epochs"
-    ended = _fit("sasrec-id", split, None, shorter, epochs=40, patience=1)
-    assert ended.history_["stopped"] == "patience" and "resumed_at_epoch" not in ended.history_
-    assert _curve(ended.history_) == _curve(h0)[:-1]
+    # a patience or cap that would have ended the saved run earlier cannot give a run trained with it: refused
+    with pytest.raises(ValueError, match=r"patience=1 would have stopped the run after epoch \d+: give a larger"):
+        _fit("sasrec-id", split, None, tmp_path, epochs=40, patience=1)
+    with pytest.raises(ValueError, match=rf"has trained {len(h0['epochs'])} epochs; epochs=2 would have ended"):
+        _fit("sasrec-id", split, None, tmp_path, epochs=2, patience=3)
 
 
 def test_a_state_of_another_run_or_a_damaged_file_is_refused(tiny_dataset, tmp_path):
@@ -212,3 +210,6 @@ def test_cli_a_kept_training_state_extends_a_complete_run(shop_data_dir, tmp_pat
     a, b = (json.loads((d / "metrics.json").read_text()) for d in (run, tmp_path / "straight"))
     assert a["metrics"] == b["metrics"] and a["extra"]["training"]["resumed_at_epoch"] == [2]
     assert not (run / TRAIN_STATE).exists()                                   # not kept this time
+    pop = runner.invoke(app, ["train", "--dataset", "shop", "--model", "pop", "--out", str(tmp_path / "pop"),
+                              "--data-dir", str(shop_data_dir), "--quiet", "--keep-train-state"])
+    assert pop.exit_code == 0 and "--keep-train-state does not apply to pop" in pop.output

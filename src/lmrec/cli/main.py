@@ -222,6 +222,9 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
                 params[key] = value
             else:
                 typer.echo(f"note: {flag} does not apply to {model} (it has no training loop); ignored", err=True)
+        if keep_train_state and "epochs" not in model_parameters(model):
+            typer.echo(f"note: --keep-train-state does not apply to {model} (it has no training loop to resume); "
+                       "ignored", err=True)
         create_model(model, **params)          # bad parameters fail here, before any file is touched
         cfg = ExperimentConfig(dataset=dataset, model=model, data_dir=data_dir, split=split, seed=seed,
                                encoder=encoder, pooling=pooling,
@@ -240,8 +243,8 @@ def train(dataset: str = typer.Option(..., "--dataset", help="Dataset name."),
                                  "drop --resume to start a new run there")
             if not (out / TRAIN_STATE).exists():
                 why = ("holds a complete run (metrics.json) whose training state was not kept: nothing to resume "
-                       "(train with --keep-train-state to extend a run later, or train a new one with a larger "
-                       "--epochs)" if (out / "metrics.json").exists()
+                       "(train, and resume, with --keep-train-state to extend a run later, or train a new one with a "
+                       "larger --epochs)" if (out / "metrics.json").exists()
                        else "has no training state: the run finished no epoch, or its model has no epoch loop")
                 raise ValueError(f"{out} {why}; drop --resume and pass --overwrite to replace {out}")
         elif out.exists() and any(out.iterdir()):

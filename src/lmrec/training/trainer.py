@@ -10,8 +10,9 @@ With a ``run_dir`` the run is also resumable: after every epoch the whole traini
 optimizer, random generators, early-stopping state, history) replaces ``run_dir/train_state.pt``
 atomically, and a run that finds that file goes on from the next epoch and ends with the same
 weights and history as an uninterrupted one (``lmrec train --resume``). The epoch cap, time budget
-and patience may differ from the saved run's (:data:`RESUMABLE_PARAMS`): a state that patience 10
-ended, resumed with patience 30, trains on exactly as a run with patience 30 would have.
+and patience may grow (:data:`RESUMABLE_PARAMS`): a state that patience 10 ended, resumed with
+patience 30, trains on exactly as a run with patience 30 would have; a cap or patience that would
+have ended the saved run earlier is refused.
 """
 
 from __future__ import annotations
@@ -191,6 +192,24 @@ def _load_train_state(path: Path, key: dict[str, Any], model_class: type) -> dic
     return state
 
 
+def _check_only_extends(path: Path, history: dict[str, Any], first: int, cfg: dict[str, Any]) -> None:
+    """Refuse a resume whose epoch cap or patience would have ended the saved run before it got this far.
+
+    A resumed run must end where a run trained with its settings from the start ends; a smaller
+    cap or patience than the saved run already went past cannot give that (the epochs are trained).
+    """
+    fresh = f"give a larger value (a resume only extends a run), or delete {path} to train from scratch"
+    if cfg["epochs"] < first:
+        raise ValueError(f"{path} has trained {first} epochs; epochs={cfg['epochs']} would have ended the run "
+                         f"earlier: {fresh}")
+    replay = EarlyStopping(patience=cfg["patience"])
+    for row in history["epochs"][:-1]:      # a stop after the last trained epoch is where the run ends now
+        replay.step(float(row[f"valid_{VALID_METRIC}"]), int(row["epoch"]), {})
+        if replay.should_stop:
+            raise ValueError(f"{path} has trained {first} epochs; patience={cfg['patience']} would have stopped "
+                             f"the run after epoch {row['epoch']}: {fresh}")
+
+
 def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
     """Fit ``model.net_`` on ``data.split.train``; returns the training history.
 
@@ -264,9 +283,11 @@ def train_sequential(model: SequentialModel, data: Any) -> dict[str, Any]:
         stopper.best, stopper.best_epoch, stopper.bad_epochs = es["best"], es["best_epoch"], es["bad_epochs"]
         stopper.best_state = es["best_state"]
         history, first = saved["history"], int(saved["epoch"]) + 1
+        _check_only_extends(state_path, history, first, cfg)
         prior_seconds = float(history.get("train_seconds", 0.0))
         # early stopping is re-judged with this run's patience: a larger one extends a run the saved
-        # patience ended (as if it had been trained with it), a smaller one ends a run now
+        # patience ended (as if it had been trained with it); one that would have stopped it earlier
+        # was refused above, so at most the last trained epoch ends the run now
         stopped = "patience" if stopper.should_stop else "epochs"
         if stopped == "epochs" and cfg.get("max_train_seconds") and prior_seconds > cfg["max_train_seconds"]:
             stopped = "time"  # the budget is spent: resume with a larger max_train_seconds to go on
