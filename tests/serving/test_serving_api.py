@@ -85,11 +85,26 @@ def test_oversized_item_batch_and_similar_k_are_422(client):
     assert client.get("/items/0/similar", params={"k": 51}).status_code == 422
     assert client.post("/items", json={"item_id": "n1"}).status_code == 422        # no text
     assert client.post("/items", json={"item_id": "", "text": "t"}).status_code == 422
-    # the errors are those of the form sent (one item or {"items": [...]}), not of both
+    # the errors are those of the form sent (one item or {"items": [...]}), not of both, located
+    # as in the JSON sent (no union tag)
     one = client.post("/items", json={"item_id": "n1"}).json()["detail"]
-    assert one and all(e["loc"][:2] == ["body", "one"] for e in one)
+    assert [e["loc"] for e in one] == [["body"]] and "'text' or its 'fields'" in one[0]["msg"]
     batch = client.post("/items", json={"items": [{"text": "t"}]}).json()["detail"]
-    assert [e["loc"] for e in batch] == [["body", "batch", "items", 0, "item_id"]]
+    assert [e["loc"] for e in batch] == [["body", "items", 0, "item_id"]]
+
+
+def test_add_item_errors_say_how_to_send_it(client):
+    bare = client.post("/items", json=[{"item_id": "n1", "text": "a new film"}])
+    assert bare.status_code == 422
+    assert '{"items": [...]}' in bare.json()["detail"][0]["msg"]
+    titled = client.post("/items", json={"item_id": "n1", "title": "A new film"})
+    assert titled.status_code == 422
+    assert "'title' is only the name shown" in titled.json()["detail"][0]["msg"]
+    assert client.get("/items/n1").status_code == 404           # nothing was added
+    ok = client.post("/items", json={"item_id": "n1", "title": "A new film", "text": "A new film. drama"})
+    assert ok.status_code == 201
+    # /recommend keeps FastAPI's locations
+    assert client.post("/recommend", json={"history": ["0"], "k": 0}).json()["detail"][0]["loc"] == ["body", "k"]
 
 
 def test_k_larger_than_catalog_and_outputs_finite(client):

@@ -14,6 +14,7 @@ Endpoints (interactive OpenAPI docs at ``/docs``, schema at ``/openapi.json``):
 ``POST /items``
     one item ``{"item_id", "title", "text" | "fields"}`` or ``{"items": [...]}`` → encoded with
     the run's text encoder, journaled and indexed; servable when the answer (201) arrives.
+    ``title`` is the name shown in answers; the encoder reads ``text`` or ``fields`` only.
 ``DELETE /items/{item_id}``
     remove a live item (added or from the run's catalog) from answers and from the ids an
     ad-hoc history may name; stored user histories keep using its vector. Journaled like
@@ -30,12 +31,28 @@ import logging
 import os
 from typing import Annotated, Any, Union
 
-from pydantic import Discriminator, Tag
+from pydantic import AfterValidator, Discriminator, Tag
 
 from lmrec.serving.schemas import (Added, Deleted, Error, Health, ItemInfo, Limits, Recommendations,
                                    request_models)
 
 log = logging.getLogger("lmrec.serving")
+
+#: The forms of a ``POST /items`` body (:func:`_add_body_form`).
+ADD_FORMS = ("one", "batch", "list")
+
+
+def _add_body_form(body: Any) -> str:
+    """Which form a ``POST /items`` body has: ``"batch"`` (an object with ``"items"``), ``"list"``
+    (a bare JSON array, refused with how to send a batch) or ``"one"`` (one item), so that a 422
+    lists the errors of that form only."""
+    if isinstance(body, dict) and "items" in body:
+        return "batch"
+    return "list" if isinstance(body, list) else "one"
+
+
+def _bare_list(body: list[Any]) -> list[Any]:
+    raise ValueError('send several items as an object, {"items": [...]}, not as a bare list')
 
 
 def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None, index_kind: str = "flat",
@@ -72,6 +89,8 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
         wrong encoder) — the app refuses to start rather than serve a damaged catalog.
     """
     from fastapi import FastAPI, Query, Request
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
     from lmrec.serving.service import RecommendationService
@@ -85,9 +104,9 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
     limits = limits or Limits()
     models = request_models(limits)
     RecommendRequest, NewItem, NewItems = models["RecommendRequest"], models["NewItem"], models["NewItems"]
-    # one item or a batch, told apart by the "items" key, so that a 422 lists the errors of that form only
-    AddBody = Annotated[Union[Annotated[NewItems, Tag("batch")], Annotated[NewItem, Tag("one")]],
-                        Discriminator(lambda v: "batch" if isinstance(v, dict) and "items" in v else "one")]
+    AddBody = Annotated[Union[Annotated[NewItems, Tag("batch")], Annotated[NewItem, Tag("one")],
+                              Annotated[list[Any], AfterValidator(_bare_list), Tag("list")]],
+                        Discriminator(_add_body_form)]
 
     app = FastAPI(title="lmrec recommendation service",
                   description=f"Recommendations from the trained run `{service.run_dir}` "
@@ -102,6 +121,15 @@ def create_app(run_dir: str | os.PathLike | None = None, *, service: Any = None,
         if size is not None and size.isdigit() and int(size) > max_body_bytes:
             return JSONResponse({"detail": f"request body over {max_body_bytes} bytes"}, status_code=413)
         return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        # FastAPI's 422 body, with the form tag of POST /items (_add_body_form) left out of each
+        # error's location: ["body", "items", 0, "text"], as the JSON sent is laid out
+        tagged = request.method == "POST" and request.url.path.endswith("/items")
+        errors = [{**e, "loc": [x for i, x in enumerate(e.get("loc", ()))
+                                if not (tagged and i == 1 and x in ADD_FORMS)]} for e in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
     @app.exception_handler(KeyError)
     async def _not_found(request: Request, exc: KeyError):

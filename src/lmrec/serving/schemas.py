@@ -137,6 +137,9 @@ def request_models(limits: Limits) -> dict[str, Any]:
         @model_validator(mode="after")
         def _has_text(self):
             if self.text is None and not self.fields:
+                if self.title:  # the display name alone is not encoded: say how to make it the text
+                    raise ValueError("'title' is only the name shown for the item; give what the encoder reads as "
+                                     "'text' (e.g. the title itself) or 'fields' (e.g. {\"title\": ...})")
                 raise ValueError("give the item's 'text' or its 'fields'")
             return self
 
