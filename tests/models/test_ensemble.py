@@ -119,6 +119,18 @@ def test_a_useless_member_gets_no_weight():
         tune_ensemble_weights([noise, good], cases, 15, exclude_history=True, metric="auc@10")
 
 
+def test_a_tie_goes_to_the_fusion_with_fewer_members():
+    """A member whose weight changes no validation ranking (its scores are tiny next to the other's)
+    is left out, not given the weight closest to uniform."""
+    cases = _cases(40, 15)
+    good = _expert(cases, 15, np.ones(40, dtype=bool), seed=1)
+    faint = Fixed(np.random.default_rng(3).normal(size=(40, 15)).astype(np.float32) * 1e-4)
+    fit = tune_ensemble_weights([faint, good], cases, 15, exclude_history=True, metric="recall@1")
+    tied = [r["weights"] for r in fit.grid if r["recall@1"] == fit.best]
+    assert fit.best == 1.0 and [0.0, 1.0] in tied and [0.5, 0.5] in tied
+    assert fit.ensemble.weights.tolist() == [0.0, 1.0]
+
+
 def test_real_members_corners_reproduce_their_own_validation_metric(tiny_dataset):
     """SASRec-ID and SASRec-text on the tiny data: the grid's corners are each member's own validation NDCG@10
     (the cached log-probabilities stay aligned with the cases), and the chosen weights are the grid's best."""

@@ -224,8 +224,10 @@ def tune_ensemble_weights(members: Sequence[Any], eval_set: Any, n_items: int, *
 
     Returns
     -------
-    :class:`EnsembleFit`. Ties on the metric go to the weights closest to uniform (then to the
-    first in grid order).
+    :class:`EnsembleFit`. Ties on the metric go to the weights with the fewest members (a member
+    that validation cannot tell from absent gets weight 0, so a served fusion leaves it out, e.g.
+    an ID member that would block new items), then to those closest to uniform, then to the first
+    in grid order.
 
     Memory: the members' validation log-probabilities are held at once,
     ``len(members) × len(eval_set) × n_items × 4`` bytes.
@@ -263,5 +265,6 @@ def tune_ensemble_weights(members: Sequence[Any], eval_set: Any, n_items: int, *
         rows.append({"weights": [round(float(x), 6) for x in w], metric: float(ev["metrics"][metric])})
     values = np.array([r[metric] for r in rows])
     spread = np.abs(grid - 1.0 / len(members)).sum(axis=1)
-    best = int(np.lexsort((np.arange(len(rows)), spread, -values))[0])
+    used = (grid > 0).sum(axis=1)
+    best = int(np.lexsort((np.arange(len(rows)), spread, used, -values))[0])
     return EnsembleFit(ScoreEnsemble(members, grid[best], probe.names), metric, float(values[best]), rows)
