@@ -1,9 +1,10 @@
 """Text vs item IDs on every Amazon domain (issue 13): converged rows, 3 seeds, both protocols,
 paired intervals against the ID baseline, RecBole side by side.
 
-Every trained row stops by early stopping on validation NDCG@10 (patience 10) or its epoch cap —
-never by wall time (``max_train_seconds`` is 0 everywhere). One training per (dataset, variant,
-seed); the test cases are ranked twice by the same trained model: history kept among the
+Every trained row stops by early stopping on validation NDCG@10 (patience 10; 30 for the
+variants named ``…p30``) or its epoch cap — never by wall time (``max_train_seconds`` is 0
+everywhere). One training per (dataset, variant, seed); the test cases are ranked twice by the
+same trained model: history kept among the
 candidates (RecBole's full sort, the papers' protocol) and history excluded. Early stopping uses
 the dataset's headline protocol (history kept on ``amazon-unisrec-scientific`` as in the UniSRec
 paper; history excluded elsewhere); it is written in each row (``valid_protocol``).
@@ -1080,10 +1081,16 @@ def paired(doc: dict) -> dict:
 def render(doc: dict) -> str:
     from lmrec.evaluation.results import format_table
 
-    lines = [f"# {doc['table']}", "", f"Command: `{doc['command']}`", ""]
-    lines += [f"Rows added by: `{u}`" for u in doc.get("updates", [])]
-    lines += ["", "Mean ± std over seeds. Every trained row stopped by early stopping on validation NDCG@10 "
-              "(patience 10) or its epoch cap, never by wall time (`stop` column). `Δ R@10 vs ID`: paired "
+    lines = [f"# {doc['table']}", "", f"Regenerate: `{doc['command']}` (first rows; every command that added rows "
+                                        "is listed under *Provenance* at the end).", ""]
+    if doc.get("targets"):  # the verdict first: which of the issue's targets the 3-seed rows meet
+        lines += ["## Targets of issue 13", "",
+                  format_table(doc["targets"], ["dataset", "target", "value", "met", "pending"]), "",
+                  f"`met` counts only variants with {CLAIM_SEEDS} seeds (history kept, mean recall@10); `pending`: a "
+                  "higher variant with fewer seeds, a candidate rather than a claim.", ""]
+    lines += ["Mean ± std over seeds. Every trained row stopped by early stopping on validation NDCG@10 "
+              "(patience 10; 30 for the variants named `…p30`) or its epoch cap, never by wall time (`stop` "
+              "column). `Δ R@10 vs ID`: paired "
               "bootstrap over test cases of the seed-averaged per-case recall@10 minus SASRec-ID's, 95 % "
               "interval; **bold** when the interval excludes 0. `cold R@10 (n)`: recall@10 on the n test targets "
               "that had no training interaction (text is all a model has for them). Wall time: training + one "
@@ -1199,13 +1206,11 @@ def render(doc: dict) -> str:
             lines += [f"**{ds}**: {t['n_cases']} test cases, cold targets {per_seed}.", "",
                       format_table(rows, ["model", "seeds", "R@10 all", "R@10 cold", "R@10 warm",
                                           f"Δ cold vs {t['reference']}", f"Δ warm vs {t['reference']}"]), ""]
-    if doc.get("targets"):
-        lines += ["## Targets of issue 13", "",
-                  format_table(doc["targets"], ["dataset", "target", "value", "met", "pending"]), "",
-                  f"`met` counts only variants with {CLAIM_SEEDS} seeds (history kept, mean recall@10); `pending`: a "
-                  "higher variant with fewer seeds, a candidate rather than a claim.", ""]
     if doc.get("notes"):
         lines += ["## Notes", "", *[f"- {n}" for n in doc["notes"]], ""]
+    if doc.get("updates"):
+        lines += ["## Provenance: commands that added rows", "", f"First: `{doc['command']}`", "",
+                  *[f"- `{u}`" for u in doc["updates"]], ""]
     return "\n".join(lines)
 
 
