@@ -4,8 +4,8 @@ paired intervals against the ID baseline, RecBole side by side.
 Every trained row stops by early stopping on validation NDCG@10 (patience 10; 30 for the
 variants named ``…p30``) or its epoch cap — never by wall time (``max_train_seconds`` is 0
 everywhere). One training per (dataset, variant, seed); the test cases are ranked twice by the
-same trained model: history kept among the
-candidates (RecBole's full sort, the papers' protocol) and history excluded. Early stopping uses
+same trained model: history kept among the candidates (RecBole's full sort, the papers'
+protocol) and history excluded. Early stopping uses
 the dataset's headline protocol (history kept on ``amazon-unisrec-scientific`` as in the UniSRec
 paper; history excluded elsewhere); it is written in each row (``valid_protocol``).
 
@@ -1081,8 +1081,9 @@ def paired(doc: dict) -> dict:
 def render(doc: dict) -> str:
     from lmrec.evaluation.results import format_table
 
-    lines = [f"# {doc['table']}", "", f"Regenerate: `{doc['command']}` (first rows; every command that added rows "
-                                        "is listed under *Provenance* at the end).", ""]
+    lines = [f"# {doc['table']}", "", "Rendered from `text_vs_id.json` by `python bench/text_vs_id.py --render-only`; "
+                                        "the commands that trained its rows are listed under *Provenance* at the end.",
+             ""]
     if doc.get("targets"):  # the verdict first: which of the issue's targets the 3-seed rows meet
         lines += ["## Targets of issue 13", "",
                   format_table(doc["targets"], ["dataset", "target", "value", "met", "pending"]), "",
