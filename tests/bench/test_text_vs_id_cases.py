@@ -262,3 +262,32 @@ def test_extending_variants_start_from_the_kept_final_state_of_their_source_row(
     (other / "model").mkdir(parents=True)
     (other / TRAIN_STATE).write_bytes(b"its own state")
     assert tvi.extend_from("ml-100k", "sasrec-text@mlp-cos", 0, other) is None               # never overwritten
+
+
+def test_headroom_table_takes_the_better_member_per_case_and_the_next_seed_for_the_id_control(tv_cases):
+    tv, ds = tv_cases, "toy"
+    n = 20
+    # per seed s: SASRec-ID hits cases [s, s + 8), the text model cases [10, 16); so ID + text covers 14 cases
+    # (ID alone 8); two ID runs of seeds s and s+1 (mod 3) cover 9, 9 and, for seeds 2 and 0, 10 cases
+    def save(model, seed, hit):
+        r, g = _loo(np.where(hit, 1, 99))
+        tv.save_cases(tv.CASES / f"{tv.slug(ds, model, seed)}.npz",
+                      {"0_recall@10": r, "0_ndcg@10": g, "1_recall@10": r, "1_ndcg@10": g})
+    idx = np.arange(n)
+    for s in range(3):
+        save("sasrec-id", s, (idx >= s) & (idx < s + 8))
+        save("sasrec-text@mlp-cos", s, (idx >= 10) & (idx < 16))
+        save("ensemble:id+text@mlp-cos", s, (idx >= s) & (idx < s + 11))   # 3 of the 6 text-only hits
+    rows = [{"dataset": ds, "model": m, "seed": s} for m in ("sasrec-id", "sasrec-text@mlp-cos") for s in range(3)]
+    rows.append({"dataset": "toy+cold-start-items", "model": "sasrec-id", "seed": 0})   # own split only
+    got = tv.headroom_table({"rows": rows})
+    assert list(got) == [ds] and got[ds]["id_recall@10"] == 0.4
+    by = {r["model"]: r for r in got[ds]["rows"]}
+    assert set(by) == {"ensemble:id+id", "ensemble:id+text@mlp-cos"}   # members with all 3 seeds only
+    control, text = by["ensemble:id+id"], by["ensemble:id+text@mlp-cos"]
+    assert control["members"].endswith("(next seed)") and control["oracle"] == round(28 / 60, 4)
+    assert (control["fusion"], control["realised"]) == (None, None)
+    assert (text["recall@10_a"], text["recall@10_b"], text["oracle"]) == (0.4, 0.3, 0.7)
+    assert text["oracle_vs_id"] == 0.75 and text["fusion"] == 0.55 and text["realised"] == 0.5
+    md = tv.render({"table": "t", "command": "c", "rows": [], "dataset_statistics": {}, "headroom": got})
+    assert "## Headroom" in md and "| ensemble:id+text@mlp-cos" in md and "+75 %" in md and "50 %" in md
