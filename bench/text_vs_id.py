@@ -787,8 +787,9 @@ def headroom_table(doc: dict) -> dict:
             if any(x is None for x in ca + cb) or len({len(x) for x in ca + cb}) > 1:
                 continue
             oracle = float(np.mean([np.maximum(x, y) for x, y in zip(ca, cb)]))
-            have = [s for s in seeds if cases(dataset, fusion, s) is not None]
-            fused = float(np.mean([cases(dataset, fusion, s) for s in have])) if have else None
+            by_seed = {s: c for s in seeds if (c := cases(dataset, fusion, s)) is not None}
+            have = list(by_seed)
+            fused = float(np.mean(list(by_seed.values()))) if by_seed else None
             ma = float(np.mean(ca))
             rows.append({"model": fusion, "members": f"{a} + {b}" + (" (next seed)" if offsets[1] else ""),
                          "recall@10_a": round(ma, 4), "recall@10_b": round(float(np.mean(cb)), 4),
